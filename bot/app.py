@@ -1,0 +1,153 @@
+"""Wiring: settings, feeds, rules, storage, senders; one cycle (`radar run --once`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bot.config import Settings
+from bot.deliver.console import ConsoleSender
+from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
+from bot.errors import Problem
+from bot.feeds import load_feeds
+from bot.fetch import Fetcher
+from bot.models import FeedSpec
+from bot.pipeline import Pipeline, PollReport
+from bot.rules import RuleSet, load_rules
+from bot.storage import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Config:
+    """Feeds and rules, validated."""
+
+    feeds: list[FeedSpec]
+    ruleset: RuleSet
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def load_config(settings: Settings) -> Config:
+    """Load and validate feeds and rules; raises ConfigError naming file and line."""
+    feeds = load_feeds(settings.feeds_file)
+    loaded = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
+    return Config(feeds.feeds, loaded.ruleset, [*feeds.warnings, *loaded.warnings])
+
+
+def build_senders(
+    settings: Settings, *, stream: TextIO | None = None, json_lines: bool = False
+) -> dict[str, Sender]:
+    senders: dict[str, Sender] = {}
+    if settings.console:
+        senders["console"] = ConsoleSender(stream, json_lines=json_lines)
+    if settings.slack_token:
+        from bot.deliver.slack import SlackSender
+
+        senders["slack"] = SlackSender(settings.slack_token, settings.slack_api_url)
+    if settings.telegram_token:
+        from bot.deliver.telegram import TelegramSender
+
+        senders["telegram"] = TelegramSender(settings.telegram_token, settings.telegram_api_url)
+    return senders
+
+
+@dataclass(slots=True)
+class CycleReport:
+    polls: list[PollReport]
+    delivered: DeliveryStats
+    commands: int = 0
+
+    @property
+    def errors(self) -> list[PollReport]:
+        return [p for p in self.polls if p.error]
+
+    def summary(self) -> str:
+        alerts = sum(len(p.alerts) for p in self.polls)
+        followups = sum(len(p.followups) for p in self.polls)
+        new = sum(p.new for p in self.polls)
+        parts = [
+            f"polled {len(self.polls)} feed{'s' if len(self.polls) != 1 else ''}",
+            f"{new} new item{'s' if new != 1 else ''}",
+            f"{alerts} alert{'s' if alerts != 1 else ''}",
+        ]
+        if followups:
+            parts.append(f"{followups} follow-up{'s' if followups != 1 else ''}")
+        parts.append(
+            f"{self.delivered.sent} message{'s' if self.delivered.sent != 1 else ''} delivered"
+        )
+        if self.delivered.retried:
+            parts.append(f"{self.delivered.retried} to retry")
+        if self.delivered.failed:
+            parts.append(f"{self.delivered.failed} failed")
+        if self.errors:
+            parts.append(f"{len(self.errors)} feed error{'s' if len(self.errors) != 1 else ''}")
+        return ", ".join(parts)
+
+
+class Radar:
+    """One configured instance: what `radar run` and `radar run --once` drive."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: Config,
+        store: Store,
+        senders: dict[str, Sender],
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.pipeline = Pipeline(store, config.ruleset, settings, clock=clock, rng=rng)
+        self.outbox = OutboxWorker(store, config.ruleset, senders, clock=clock)
+        self.commands = None
+        if settings.telegram_token:
+            from bot.deliver.telegram import TelegramCommands
+
+            self.commands = TelegramCommands(settings, store, config.ruleset, clock=clock)
+
+    async def poll_all(self, fetcher: Fetcher) -> list[PollReport]:
+        states = await asyncio.to_thread(self.store.feed_states)
+        now = self.clock()
+        due: list[FeedSpec] = []
+        for spec in self.config.feeds:
+            state = states.get(spec.url)
+            if state is not None and state.gone:
+                continue
+            if state is not None and state.failures and state.next_due and state.next_due > now:
+                continue  # backing off, or the server asked us to wait
+            due.append(spec)
+        return list(
+            await asyncio.gather(*(self.pipeline.poll(s, fetcher, states.get(s.url)) for s in due))
+        )
+
+    async def run_once(self) -> CycleReport:
+        """Apply pending Telegram commands, poll every feed once, deliver everything due."""
+        await asyncio.to_thread(self.outbox.recover)
+        commands = 0
+        if self.commands is not None:
+            commands = await self.commands.apply_pending()
+        async with Fetcher(self.settings.fetch) as fetcher:
+            polls = await self.poll_all(fetcher)
+        for report in polls:
+            if report.error:
+                log.warning("feed %s: %s", report.url, report.error)
+        delivered = await self.outbox.deliver_due()
+        return CycleReport(polls, delivered, commands)
+
+    async def aclose(self) -> None:
+        for sender in self.outbox.senders.values():
+            close = getattr(sender, "aclose", None)
+            if close is not None:
+                await close()
+        if self.commands is not None:
+            await self.commands.aclose()

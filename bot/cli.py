@@ -1,0 +1,133 @@
+"""The `radar` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__, logs
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+DESCRIPTION = """\
+Radar polls RSS/Atom feeds, matches new items against the rule files in git, merges the same
+story told by many outlets into one alert, and posts alerts to Slack channels, to Telegram
+chats that subscribed to a topic, or (with neither configured) to standard output.
+
+Configuration comes from the environment: RADAR_DB, RADAR_RULES, RADAR_FEEDS, SLACK_BOT_TOKEN,
+SLACK_API_URL, SLACK_DEFAULT_CHANNEL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL,
+TELEGRAM_ALLOWED_CHATS (see the README)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="radar", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"radar {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: HTTP too)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the service (or one cycle with --once)")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="apply Telegram commands, poll every feed once, deliver, exit",
+    )
+    run.add_argument("--json", action="store_true", help="console alerts as JSON lines")
+
+    rules = commands.add_parser("rules", help="check, test and explain the rule files")
+    rules_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rules_commands.add_parser("check", help="validate feeds and rules (errors name file and line)")
+    rules_commands.add_parser("test", help="run every rule's examples")
+    explain = rules_commands.add_parser("explain", help="which rules match a text, and why")
+    explain.add_argument("text", nargs="?", help="a headline or any text")
+    explain.add_argument("--item", type=int, help="explain a stored item by its id instead")
+    schema = rules_commands.add_parser("schema", help="write the JSON Schema of rule files")
+    schema.add_argument(
+        "-o", "--output", type=Path, help="file to write (default: standard output)"
+    )
+
+    status = commands.add_parser("status", help="feeds, deliveries and subscribers")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    backtest = commands.add_parser(
+        "backtest", help="replay stored items through the rules in this working tree"
+    )
+    backtest.add_argument("--since", help="only items from this long ago (for example 30d)")
+    backtest.add_argument(
+        "--limit", type=int, default=20, help="changed items to list per rule (default 20)"
+    )
+
+    stories = commands.add_parser("stories", help="recent stories and how they were merged")
+    stories_commands = stories.add_subparsers(dest="stories_command", metavar="ACTION")
+    stories.add_argument("--limit", type=int, default=20, help="stories to list (default 20)")
+    show = stories_commands.add_parser("show", help="one story, explaining each merge")
+    show.add_argument("story_id", type=int)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"radar: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logs.protect(settings.secrets)
+    logs.setup(args.verbose, quiet=args.command != "run")
+    try:
+        return _dispatch(args, settings)
+    except ConfigError as exc:
+        print(f"radar: configuration error:\n{logs.redact(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import commands
+
+    if args.command == "run":
+        if args.once:
+            return asyncio.run(commands.run_once(settings, json_lines=args.json))
+        from bot.service import serve
+
+        return asyncio.run(serve(settings, json_lines=args.json))
+    if args.command == "rules":
+        if args.rules_command == "check":
+            return commands.rules_check(settings)
+        if args.rules_command == "test":
+            return commands.rules_test(settings)
+        if args.rules_command == "schema":
+            from bot.rules.schema import json_schema
+
+            text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+            if args.output:
+                args.output.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+            return EXIT_OK
+        return commands.rules_explain(settings, args.text, args.item)
+    if args.command == "status":
+        return commands.status(settings, as_json=args.json)
+    if args.command == "backtest":
+        return commands.backtest(settings, since=args.since, limit=args.limit)
+    if args.command == "stories":
+        if args.stories_command == "show":
+            return commands.story_show(settings, args.story_id)
+        return commands.stories(settings, limit=args.limit)
+    return EXIT_FAILED

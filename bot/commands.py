@@ -1,0 +1,340 @@
+"""What each `radar` command does, printing for people (the CLI parses arguments only)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from bot import decide
+from bot.app import Radar, build_senders, load_config
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.feeds import format_duration, load_feeds, parse_duration
+from bot.format import when
+from bot.models import Item
+from bot.rules import load_rules
+from bot.rules.examples import run_examples
+from bot.storage import Store
+
+OK, FAILED, CONFIG = 0, 1, 2
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
+    config = load_config(settings)
+    for warning in config.warnings:
+        _err(str(warning))
+    store = Store(settings.db_url)
+    radar = Radar(settings, config, store, build_senders(settings, json_lines=json_lines))
+    try:
+        report = await radar.run_once()
+    finally:
+        await radar.aclose()
+        store.close()
+    for poll in report.errors:
+        _err(f"feed {poll.url}: {poll.error}")
+    _err(f"radar: {report.summary()}")
+    return OK
+
+
+def rules_check(settings: Settings) -> int:
+    problems = []
+    feeds = rules = None
+    try:
+        feeds = load_feeds(settings.feeds_file)
+        problems.extend(feeds.warnings)
+    except ConfigError as exc:
+        problems.extend(exc.problems or [exc])
+    try:
+        rules = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
+        problems.extend(rules.warnings)
+    except ConfigError as exc:
+        problems.extend(exc.problems or [exc])
+    for problem in problems:
+        _out(str(problem))
+    errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
+    if errors:
+        _out(f"{len(errors)} error{'s' if len(errors) != 1 else ''} found")
+        return FAILED
+    assert feeds is not None and rules is not None
+    ruleset = rules.ruleset
+    _out(
+        f"ok: {len(feeds.feeds)} feed{'s' if len(feeds.feeds) != 1 else ''}, "
+        f"{len(ruleset.rules)} rule{'s' if len(ruleset.rules) != 1 else ''}, "
+        f"{len(ruleset.actors)} actor{'s' if len(ruleset.actors) != 1 else ''}"
+        + (f", {len(problems)} warning{'s' if len(problems) != 1 else ''}" if problems else "")
+    )
+    return OK
+
+
+def rules_test(settings: Settings) -> int:
+    ruleset = load_rules(settings.rules_dir, exclude=(settings.feeds_file,)).ruleset
+    checked, failures = run_examples(ruleset)
+    for failure in failures:
+        _out(str(failure))
+    if failures:
+        _out(f"{len(failures)} of {checked} examples failed")
+        return FAILED
+    _out(f"ok: {checked} examples of {len(ruleset.rules)} rules behave as written")
+    return OK
+
+
+def rules_explain(settings: Settings, text: str | None, item_id: int | None) -> int:
+    ruleset = load_rules(settings.rules_dir, exclude=(settings.feeds_file,)).ruleset
+    if item_id is not None:
+        store = Store(settings.db_url)
+        try:
+            stored = store.item(item_id)
+        finally:
+            store.close()
+        if stored is None:
+            _err(f"radar: no stored item with id {item_id}")
+            return FAILED
+        item = stored.item
+        _out(f"item {item_id}: {item.title} ({item.outlet})")
+    elif text:
+        item = Item(feed_url="", guid="", title=text)
+    else:
+        _err("radar: give a TEXT to explain, or --item ID")
+        return FAILED
+    verdicts = ruleset.explain(item)
+    matches = ruleset.match(item)
+    for verdict in verdicts:
+        rule = verdict.rule
+        mark = "MATCH" if verdict.matched else "no   "
+        _out(f"{mark} {rule.id} — {rule.title} ({rule.severity})")
+        if verdict.matched:
+            for hit in verdict.hits:
+                label = "actor" if hit.kind == "actor" else "phrase"
+                _out(f"        {label} {hit.term!r} matched {hit.text!r} in {hit.field}")
+        else:
+            _out(f"        {verdict.reason}")
+    if matches.actors:
+        names = ", ".join(ruleset.actors[a].name for a in sorted(matches.actors))
+        _out(f"actors found: {names}")
+    return OK
+
+
+def _ago(now: float, then: float | None) -> str:
+    if then is None:
+        return "never"
+    delta = now - then
+    if delta < 0:
+        return f"in {_span(-delta)}"
+    return f"{_span(delta)} ago"
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def status(settings: Settings, *, as_json: bool = False) -> int:
+    feeds = load_feeds(settings.feeds_file).feeds
+    store = Store(settings.db_url)
+    try:
+        states = store.feed_states()
+        outbox = store.outbox_counts()
+        failed = store.failed_deliveries()
+        retrying = store.retrying_deliveries()
+        subscribers = store.subscribers()
+        chats = store.chat_count()
+        counts = store.counts()
+    finally:
+        store.close()
+    now = time.time()
+    rows: list[dict[str, Any]] = []
+    for spec in feeds:
+        state = states.get(spec.url)
+        if state is None or state.last_poll is None:
+            health = "new"
+        elif state.gone:
+            health = "gone"
+        elif decide.is_broken(state, now):
+            health = "broken"
+        elif state.failures:
+            health = "failing"
+        else:
+            health = "ok"
+        validators = [
+            n
+            for n, v in (
+                ("etag", state and state.etag),
+                ("last-modified", state and state.last_modified),
+            )
+            if v
+        ]
+        rows.append(
+            {
+                "url": spec.url,
+                "name": spec.name or (state.title if state else None) or spec.url,
+                "health": health,
+                "interval": format_duration(spec.interval),
+                "last_poll": state.last_poll if state else None,
+                "last_change": state.last_change if state else None,
+                "http_status": state.last_status if state else None,
+                "validators": validators or (["body hash"] if state and state.body_hash else []),
+                "next_due": state.next_due if state else None,
+                "failures": state.failures if state else 0,
+                "last_error": state.last_error if state else None,
+                "moved_to": state.moved_to if state else None,
+            }
+        )
+    if as_json:
+        payload = {
+            "feeds": rows,
+            "deliveries": {f"{kind}:{st}": n for (kind, st), n in sorted(outbox.items())},
+            "failed": [
+                {"destination": d.destination, "error": d.error, "alert": d.alert_id}
+                for d in failed
+            ],
+            "retrying": [
+                {"destination": d.destination, "error": d.error, "next_attempt": d.next_attempt}
+                for d in retrying
+            ],
+            "subscribers": {
+                "chats": chats,
+                "by_topic": {t: len(c) for t, c in subscribers.items()},
+            },
+            "archive": counts,
+        }
+        _out(json.dumps(payload, indent=2, ensure_ascii=False))
+        return OK
+    _out(f"Feeds ({len(rows)})")
+    for row in rows:
+        http = f"HTTP {row['http_status']}" if row["http_status"] else "-"
+        _out(f"  [{row['health']}] {row['name']}")
+        _out(
+            f"      last poll {_ago(now, row['last_poll'])} ({http}), last change {_ago(now, row['last_change'])}, "
+            f"next due {_ago(now, row['next_due']) if row['next_due'] else '-'}, every {row['interval']}"
+        )
+        _out(
+            f"      validators: {', '.join(row['validators']) or 'none'}; consecutive failures: {row['failures']}"
+        )
+        if row["last_error"]:
+            _out(f"      last error: {row['last_error']}")
+        if row["moved_to"]:
+            _out(f"      moved permanently to {row['moved_to']} — update feeds.yaml")
+    _out()
+    _out("Deliveries")
+    if not outbox:
+        _out("  none yet")
+    kinds = sorted({k for k, _ in outbox})
+    for kind in kinds:
+        parts = [
+            f"{outbox[(kind, st)]} {st}"
+            for st in ("pending", "sent", "failed")
+            if (kind, st) in outbox
+        ]
+        _out(f"  {kind}: {', '.join(parts)}")
+    for delivery in retrying:
+        _out(
+            f"  retrying {delivery.destination} (alert {delivery.alert_id}) at {when(delivery.next_attempt)}: {delivery.error}"
+        )
+    for delivery in failed:
+        _out(f"  FAILED {delivery.destination} (alert {delivery.alert_id}): {delivery.error}")
+    _out()
+    by_topic = (
+        ", ".join(f"{topic}: {len(ids)}" for topic, ids in sorted(subscribers.items()))
+        or "no subscriptions"
+    )
+    _out(f"Subscribers: {chats} chat{'s' if chats != 1 else ''} ({by_topic})")
+    _out(
+        f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts"
+    )
+    return OK
+
+
+def backtest(settings: Settings, *, since: str | None, limit: int) -> int:
+    from bot.backtest import compare_archive
+
+    window = parse_duration(since) if since else None
+    ruleset = load_rules(settings.rules_dir, exclude=(settings.feeds_file,)).ruleset
+    store = Store(settings.db_url)
+    try:
+        result = compare_archive(store, ruleset, since=time.time() - window if window else None)
+    finally:
+        store.close()
+    _out(
+        f"replayed {result.items} stored items through {len(ruleset.rules)} rules in {settings.rules_dir}"
+    )
+    if not result.changes:
+        _out("no differences from the rules in use")
+        return OK
+    for rule_id, change in sorted(result.changes.items()):
+        _out(
+            f"{rule_id}: +{len(change.added)} would now alert, -{len(change.removed)} would no longer alert"
+        )
+        for sign, entries in (("+", change.added), ("-", change.removed)):
+            for entry in entries[:limit]:
+                _out(f"    {sign} [{entry.item_id}] {entry.title} ({entry.outlet})")
+            if len(entries) > limit:
+                _out(f"    {sign} … and {len(entries) - limit} more")
+    return OK
+
+
+def stories(settings: Settings, *, limit: int) -> int:
+    store = Store(settings.db_url)
+    try:
+        recent = store.recent_stories(limit)
+        if not recent:
+            _out("no stories yet")
+        for story in recent:
+            members = store.story_members(story.id)
+            outlets = list(dict.fromkeys(m.item.outlet for m in members))
+            _out(f"#{story.id} {story.title}")
+            _out(
+                f"    {when(story.first_published)} · {len(members)} item{'s' if len(members) != 1 else ''} · rules: {', '.join(story.rules)}"
+            )
+            _out(f"    outlets: {', '.join(outlets)}")
+    finally:
+        store.close()
+    return OK
+
+
+def story_show(settings: Settings, story_id: int) -> int:
+    store = Store(settings.db_url)
+    try:
+        story = store.story(story_id)
+        if story is None:
+            _err(f"radar: no story #{story_id}")
+            return FAILED
+        members = store.story_members(story_id)
+    finally:
+        store.close()
+    _out(f"#{story.id} {story.title}")
+    _out(
+        f"rules: {', '.join(story.rules)}; {len(members)} items; {when(story.first_published)} – {when(story.last_published)}"
+    )
+    for member in members:
+        item = member.item
+        _out(f"  [{member.id}] {item.title}")
+        _out(f"      {item.outlet} · {when(member.effective)} · {item.link or '-'}")
+        _out(f"      {_merge_reason(member.merge, member.id == story.first_item_id)}")
+    return OK
+
+
+def _merge_reason(merge: dict[str, Any] | None, first: bool) -> str:
+    if first or not merge or merge.get("story_id") is None:
+        return "opened the story"
+    evidence: list[str] = [f"score {merge.get('score')}", f"{merge.get('layer', 'fuzzy')}"]
+    for key in ("text", "actors", "numbers", "codes"):
+        if key in merge:
+            value = merge[key]
+            evidence.append(
+                f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+            )
+    if "compared_with_item" in merge:
+        evidence.append(f"closest to item {merge['compared_with_item']}")
+    return "joined: " + "; ".join(evidence)

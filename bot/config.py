@@ -1,0 +1,102 @@
+"""Settings from the environment (see the table in the README)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import ConfigError
+from bot.feeds import parse_duration
+from bot.fetch import DEFAULT_MAX_BYTES, FetchLimits
+from bot.merge import DEFAULT_WINDOW
+
+DEFAULT_DB = "sqlite:///state/radar.db"
+SLACK_API_URL = "https://slack.com/api/"
+TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_url: str = DEFAULT_DB
+    rules_dir: Path = Path("rules")
+    feeds_file: Path = Path("rules/feeds.yaml")
+    slack_token: str | None = None
+    slack_api_url: str = SLACK_API_URL
+    slack_default_channel: str | None = None
+    telegram_token: str | None = None
+    telegram_api_url: str = TELEGRAM_API_URL
+    telegram_allowed_chats: frozenset[int] | None = None
+    story_window: float = DEFAULT_WINDOW
+    fetch: FetchLimits = field(default_factory=FetchLimits)
+
+    @property
+    def console(self) -> bool:
+        """With neither Slack nor Telegram configured, alerts go to standard output."""
+        return not self.slack_token and not self.telegram_token
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.slack_token, self.telegram_token) if s)
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def _chats(raw: str | None) -> frozenset[int] | None:
+    if raw is None or not raw.strip():
+        return None
+    chats: set[int] = set()
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            chats.add(int(part))
+        except ValueError as exc:
+            raise ConfigError(
+                f"TELEGRAM_ALLOWED_CHATS: {part!r} is not a chat id (comma-separated integers)"
+            ) from exc
+    return frozenset(chats)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    rules_dir = Path(env.get("RADAR_RULES") or "rules")
+    feeds_file = Path(env.get("RADAR_FEEDS") or rules_dir / "feeds.yaml")
+    window_raw = env.get("RADAR_STORY_WINDOW")
+    try:
+        window = parse_duration(window_raw) if window_raw else DEFAULT_WINDOW
+    except ValueError as exc:
+        raise ConfigError(f"RADAR_STORY_WINDOW: {exc}") from exc
+    fetch = FetchLimits(
+        max_bytes=int(_number(env, "RADAR_MAX_BYTES", DEFAULT_MAX_BYTES, 1024)),
+        total_timeout=_number(env, "RADAR_FETCH_TIMEOUT", 60.0, 1.0),
+        read_timeout=min(30.0, _number(env, "RADAR_FETCH_TIMEOUT", 60.0, 1.0)),
+        concurrency=int(_number(env, "RADAR_CONCURRENCY", 32, 1)),
+        per_host=int(_number(env, "RADAR_PER_HOST", 2, 1)),
+    )
+    return Settings(
+        db_url=env.get("RADAR_DB") or DEFAULT_DB,
+        rules_dir=rules_dir,
+        feeds_file=feeds_file,
+        slack_token=env.get("SLACK_BOT_TOKEN") or None,
+        slack_api_url=env.get("SLACK_API_URL") or SLACK_API_URL,
+        slack_default_channel=env.get("SLACK_DEFAULT_CHANNEL") or None,
+        telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+        telegram_api_url=env.get("TELEGRAM_API_URL") or TELEGRAM_API_URL,
+        telegram_allowed_chats=_chats(env.get("TELEGRAM_ALLOWED_CHATS")),
+        story_window=window,
+        fetch=fetch,
+    )

@@ -1,0 +1,287 @@
+"""The outbox worker: claims due rows, sends them, records what happened.
+
+Rows of one destination go out one at a time, oldest first (so follow-ups come after the alert
+they reply to, and order survives an outage); destinations are served concurrently, each
+sender keeping its service's rate limits. A row is leased while in flight: if this process
+dies between send and record, the lease expires and the row is sent again (at most one repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.deliver.route import kind_of, target_of
+from bot.format import AlertView, RuleView
+from bot.rules import RuleSet
+from bot.storage import Delivery, Store
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = 120.0
+MAX_RETRY_DELAY = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    error: str
+    after: float | None = None  # seconds the service asked us to wait; None: back off
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Permanent: retrying cannot help (unknown channel, bad token, message refused)."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """The chat blocked the bot or removed it: unsubscribe it, drop what was pending."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """The chat has a new id (a group became a supergroup): resend there."""
+
+    destination: str
+
+
+SendResult = Sent | Retry | Failed | Blocked | Moved
+
+
+class Sender(Protocol):
+    async def wait_turn(self, destination: str) -> None:
+        """Wait until the service's rate limits allow a message to this destination."""
+
+    async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
+        """Send one message; never raise for the service's own errors."""
+
+
+def retry_delay(attempts: int, rng: random.Random) -> float:
+    """Exponential backoff with jitter: 5 s, 10 s, 20 s … up to 15 minutes."""
+    return min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY) * rng.uniform(0.8, 1.2)
+
+
+def process_owner() -> str:
+    """A lease owner id naming this host and process, so a restart can recover its rows."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when a lease owner is a process of this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(slots=True)
+class DeliveryStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    by_destination: dict[str, int] = field(default_factory=dict)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: Store,
+        ruleset: RuleSet,
+        senders: Mapping[str, Sender],
+        *,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+        lease_ttl: float = LEASE_TTL,
+        max_parallel: int = 256,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.ruleset = ruleset
+        self.senders = dict(senders)
+        self.owner = owner or process_owner()
+        self.clock = clock
+        self.lease_ttl = lease_ttl
+        self.rng = rng or random.Random()
+        self._active: set[str] = set()
+        self._slots = asyncio.Semaphore(max_parallel)
+        self.stats = DeliveryStats()
+
+    def recover(self) -> int:
+        """Release rows left in flight by processes of this host that died."""
+        return self.store.recover_leases(owner_is_dead, self.clock())
+
+    async def deliver_due(self) -> DeliveryStats:
+        """Send everything that is due now, destination by destination, then return."""
+        before = (self.stats.sent, self.stats.retried, self.stats.failed)
+        while True:
+            due = await asyncio.to_thread(self.store.due_deliveries, self.clock())
+            heads = [
+                d
+                for d in due
+                if d.destination not in self._active and kind_of(d.destination) in self.senders
+            ]
+            if not heads:
+                break
+            await asyncio.gather(*(self._drain(d) for d in heads))
+        return DeliveryStats(
+            self.stats.sent - before[0],
+            self.stats.retried - before[1],
+            self.stats.failed - before[2],
+        )
+
+    async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
+        """Deliver until `stop` is set, checking for new rows every `idle` seconds."""
+        while not stop.is_set():
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("delivery loop failed; retrying")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=idle)
+            except TimeoutError:
+                continue
+
+    async def _drain(self, head: Delivery) -> None:
+        destination = head.destination
+        self._active.add(destination)
+        try:
+            async with self._slots:
+                current: Delivery | None = head
+                while current is not None:
+                    if not await self._deliver(current):
+                        break
+                    current = await asyncio.to_thread(
+                        self.store.next_due, destination, self.clock()
+                    )
+        finally:
+            self._active.discard(destination)
+
+    async def _deliver(self, delivery: Delivery) -> bool:
+        """Send one row; True when the destination may go on to its next row."""
+        sender = self.senders[kind_of(delivery.destination)]
+        await sender.wait_turn(delivery.destination)
+        now = self.clock()
+        if not await asyncio.to_thread(
+            self.store.claim_delivery, delivery.id, self.owner, now, self.lease_ttl
+        ):
+            return False
+        view = await asyncio.to_thread(self.view, delivery)
+        parent_ref = await asyncio.to_thread(self._parent_ref, delivery)
+        try:
+            result = await sender.send(delivery.destination, view, parent_ref)
+        except Exception as exc:  # a sender bug must not lose the row
+            log.exception("sending to %s failed", delivery.destination)
+            result = Retry(f"unexpected error: {exc!r}")
+        return await asyncio.to_thread(self._record, delivery, result)
+
+    def _record(self, delivery: Delivery, result: SendResult) -> bool:
+        now = self.clock()
+        if isinstance(result, Sent):
+            self.store.finish_delivery(delivery.id, status="sent", now=now, ref=result.ref)
+            self.stats.sent += 1
+            self.stats.by_destination[delivery.destination] = (
+                self.stats.by_destination.get(delivery.destination, 0) + 1
+            )
+            return True
+        if isinstance(result, Retry):
+            wait = (
+                result.after
+                if result.after is not None
+                else retry_delay(delivery.attempts + 1, self.rng)
+            )
+            self.store.finish_delivery(
+                delivery.id, status="pending", now=now, error=result.error, retry_at=now + wait
+            )
+            self.stats.retried += 1
+            log.warning(
+                "delivery to %s will be retried in %.0fs: %s",
+                delivery.destination,
+                wait,
+                result.error,
+            )
+            return False
+        if isinstance(result, Moved):
+            log.warning("%s moved to %s; following it", delivery.destination, result.destination)
+            self.store.finish_delivery(
+                delivery.id, status="pending", now=now, error=None, retry_at=now
+            )
+            old_chat, new_chat = target_of(delivery.destination), target_of(result.destination)
+            self.store.migrate_chat(int(old_chat), int(new_chat), now)
+            return False
+        if isinstance(result, Blocked):
+            log.warning("%s: %s; unsubscribing it", delivery.destination, result.error)
+            self.store.finish_delivery(delivery.id, status="failed", now=now, error=result.error)
+            self.store.forget_chat(int(target_of(delivery.destination)))
+            self.store.drop_pending(delivery.destination, result.error)
+            self.stats.failed += 1
+            return False
+        self.store.finish_delivery(delivery.id, status="failed", now=now, error=result.error)
+        self.stats.failed += 1
+        log.error("delivery to %s failed permanently: %s", delivery.destination, result.error)
+        return True
+
+    def _parent_ref(self, delivery: Delivery) -> str | None:
+        if delivery.parent_id is None:
+            return None
+        parent = self.store.delivery(delivery.parent_id)
+        return parent.ref if parent is not None and parent.status == "sent" else None
+
+    def view(self, delivery: Delivery) -> AlertView:
+        return build_view(self.store, self.ruleset, delivery.alert_id)
+
+
+def build_view(store: Store, ruleset: RuleSet, alert_id: int) -> AlertView:
+    """Read an alert with its item and story, in the shape messages are made from."""
+    alert = store.alert(alert_id)
+    if alert is None:
+        raise LookupError(f"alert {alert_id} does not exist")
+    stored = store.item(alert.item_id)
+    story = store.story(alert.story_id)
+    rules = []
+    for rule_id in alert.rules:
+        rule = ruleset.by_id(rule_id)
+        words = tuple(dict.fromkeys(h["text"] for h in alert.matches.get(rule_id, [])))
+        rules.append(
+            RuleView(
+                rule_id, rule.title if rule else rule_id, rule.severity if rule else "medium", words
+            )
+        )
+    item = stored.item if stored else None
+    return AlertView(
+        alert_id=alert.id,
+        kind=alert.kind,
+        story_id=alert.story_id,
+        title=item.title if item else "(item removed)",
+        link=item.link if item else None,
+        outlet=item.outlet if item else "",
+        published=(stored.effective if stored else None),
+        rules=tuple(rules),
+        story_title=story.title if story else "",
+    )

@@ -1,0 +1,43 @@
+"""Where an alert goes: pure routing from rules and subscriptions to destinations.
+
+A destination is a string: `console`, `slack:<channel>` or `telegram:<chat id>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bot.config import Settings
+from bot.rules import Rule
+
+CONSOLE = "console"
+
+
+def destinations(
+    rules: Sequence[Rule], settings: Settings, subscribers: Mapping[str, Sequence[int]]
+) -> list[str]:
+    """Destinations for an alert on these rules, without repeats, in a stable order."""
+    found: dict[str, None] = {}
+    if settings.console:
+        found[CONSOLE] = None
+    if settings.slack_token:
+        for rule in rules:
+            channels = rule.slack or (
+                (settings.slack_default_channel,) if settings.slack_default_channel else ()
+            )
+            for channel in channels:
+                found[f"slack:{channel}"] = None
+    if settings.telegram_token:
+        for rule in rules:
+            if rule.telegram:
+                for chat_id in subscribers.get(rule.id, ()):
+                    found[f"telegram:{chat_id}"] = None
+    return list(found)
+
+
+def kind_of(destination: str) -> str:
+    return destination.split(":", 1)[0]
+
+
+def target_of(destination: str) -> str:
+    return destination.split(":", 1)[1] if ":" in destination else destination

@@ -1,0 +1,168 @@
+"""Parsing feed bytes into normalised items (feedparser is always given bytes, never a URL)."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from bot.models import Item
+from bot.text import clean
+from bot.urls import canonical_url, is_web_link
+
+MAX_TITLE = 500
+MAX_SUMMARY = 2_000
+MAX_CONTENT = 20_000
+MAX_ITEMS = 1_000
+
+
+class FeedParseError(Exception):
+    """The document is not a feed at all (an HTML page, garbage, an empty body)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str | None
+    items: tuple[Item, ...]
+    warning: str | None = None
+
+
+def _time(entry: Mapping[str, Any]) -> float | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            try:
+                return float(calendar.timegm(value))
+            except (TypeError, ValueError, OverflowError):
+                continue
+    return None
+
+
+def _text(value: Any, limit: int) -> str:
+    if not value:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    return clean(value[: limit * 4])[:limit]
+
+
+def _content(entry: Mapping[str, Any]) -> str:
+    parts = entry.get("content") or []
+    return " ".join(p.get("value", "") for p in parts if isinstance(p, Mapping))
+
+
+def _guid(
+    entry: Mapping[str, Any], link: str | None, title: str, published: float | None, summary: str
+) -> str:
+    guid = entry.get("id") or entry.get("guid")
+    if isinstance(guid, str) and guid.strip():
+        return guid.strip()[:1000]
+    if link:
+        return link
+    digest = hashlib.sha256(f"{title}\x1f{published}\x1f{summary[:500]}".encode()).hexdigest()
+    return f"radar:sha256:{digest[:32]}"
+
+
+def _link(entry: Mapping[str, Any], base: str | None) -> str | None:
+    candidates: list[str] = []
+    if isinstance(entry.get("link"), str):
+        candidates.append(entry["link"])
+    for link in entry.get("links") or []:
+        if (
+            isinstance(link, Mapping)
+            and link.get("rel", "alternate") == "alternate"
+            and link.get("href")
+        ):
+            candidates.append(link["href"])
+    for raw in candidates:
+        href = raw.strip()
+        if not href:
+            continue
+        absolute = urljoin(base, href) if base else href
+        if is_web_link(absolute):
+            return absolute
+    return None
+
+
+def outlet_name(feed_name: str | None, feed_title: str | None, url: str) -> str:
+    if feed_name:
+        return feed_name
+    if feed_title:
+        return feed_title
+    host = urlsplit(url).hostname
+    return host.removeprefix("www.") if host else url
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed_url: str,
+    base_url: str | None = None,
+    content_type: str | None = None,
+    feed_name: str | None = None,
+    with_content: bool = False,
+) -> ParsedFeed:
+    """Parse a feed document. Raises FeedParseError when it is not a feed."""
+    headers = {"content-location": base_url or feed_url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(
+        body, response_headers=headers, resolve_relative_uris=False, sanitize_html=False
+    )
+    feed = parsed.get("feed") or {}
+    entries = parsed.get("entries") or []
+    problem = parsed.get("bozo_exception")
+    if not entries and not feed.get("title") and (parsed.get("version") or "") == "":
+        reason = f": {problem}" if problem else ""
+        looks_html = body.lstrip()[:100].lower().startswith((b"<!doctype html", b"<html"))
+        raise FeedParseError(
+            "an HTML page, not a feed"
+            if looks_html
+            else f"not a feed (no entries, no feed metadata){reason}"
+        )
+    base = base_url if base_url and is_web_link(base_url) else feed.get("link") or None
+    feed_title = _text(feed.get("title"), MAX_TITLE) or None
+    outlet = outlet_name(feed_name, feed_title, base_url or feed_url)
+    language = feed.get("language") or None
+    items: list[Item] = []
+    for entry in entries[:MAX_ITEMS]:
+        link = _link(entry, base)
+        summary = _text(entry.get("summary") or entry.get("description"), MAX_SUMMARY)
+        title = _text(entry.get("title"), MAX_TITLE) or summary[:120]
+        if not title and not link:
+            continue
+        published = _time(entry)
+        source = entry.get("source") if isinstance(entry.get("source"), Mapping) else {}
+        entry_outlet = _text(source.get("title"), 200) if source else ""
+        tags = tuple(
+            _text(t.get("term") or t.get("label"), 100)
+            for t in entry.get("tags") or []
+            if isinstance(t, Mapping)
+        )
+        items.append(
+            Item(
+                feed_url=feed_url,
+                guid=_guid(entry, link, title, published, summary),
+                title=title,
+                link=link,
+                canonical_link=canonical_url(link) if link else None,
+                summary=summary,
+                content=_text(_content(entry), MAX_CONTENT) if with_content else "",
+                author=_text(entry.get("author"), 200),
+                categories=tuple(t for t in tags if t),
+                published=published,
+                outlet=entry_outlet or outlet,
+                language=entry.get("language") or language,
+            )
+        )
+    warning = None
+    if problem and not items:
+        warning = f"feed has no usable entries ({problem})"
+    elif len(entries) > MAX_ITEMS:
+        warning = f"feed has {len(entries)} entries; only the first {MAX_ITEMS} were read"
+    return ParsedFeed(feed_title, tuple(items), warning)

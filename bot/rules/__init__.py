@@ -1,0 +1,6 @@
+"""Rules: loading and validating rule files, and matching items against them."""
+
+from bot.rules.load import LoadedRules, load_rules
+from bot.rules.ruleset import Actor, Rule, RuleSet, Verdict
+
+__all__ = ["Actor", "LoadedRules", "Rule", "RuleSet", "Verdict", "load_rules"]

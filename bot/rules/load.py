@@ -1,0 +1,363 @@
+"""Reading the rules folder: `actors.yaml` and one rule per `*.yaml` file.
+
+Every problem names its file and line. Errors reject the rule set (a typo must never silently
+disable a rule); warnings are reported by `radar rules check` and do not stop Radar.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from bot.errors import ConfigError, Problem
+from bot.rules.engine import Term, compile_phrase
+from bot.rules.ruleset import (
+    Actor,
+    ActorNode,
+    GroupNode,
+    Leaf,
+    NearNode,
+    Node,
+    PhraseNode,
+    Rule,
+    RuleSet,
+    positive_leaves,
+)
+from bot.rules.schema import (
+    ENTRY_TAGS,
+    ID_PATTERN,
+    RULE_KEYS,
+    ActorsEntry,
+    ActorsFile,
+    AnyOfTerms,
+    Group,
+    NearEntry,
+    RuleFile,
+)
+from bot.text import tokenize
+from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
+
+NOT_RULES = frozenset({"feeds.yaml", "feeds.yml", "actors.yaml", "actors.yml"})
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRules:
+    ruleset: RuleSet
+    warnings: tuple[Problem, ...]
+
+
+def rule_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
+    """Rule files of a folder: every `*.yaml`/`*.yml` but the feeds and actors files."""
+    excluded = {p.resolve() for p in exclude}
+    return sorted(
+        p
+        for p in (*folder.glob("*.yaml"), *folder.glob("*.yml"))
+        if p.name not in NOT_RULES and p.resolve() not in excluded and p.is_file()
+    )
+
+
+def _is_short_code(alias: str) -> bool:
+    """Short upper-case aliases ("BIS", "UN", "G7") match only as written."""
+    compact = alias.replace(" ", "").replace(".", "")
+    return compact.isascii() and compact.isupper() and len(compact) <= 5
+
+
+class _Compiler:
+    """Builds terms (shared between rules) and rule trees, collecting problems."""
+
+    def __init__(self, actors: dict[str, Actor]) -> None:
+        self.actors = actors
+        self.terms: list[Term] = []
+        self._phrases: dict[tuple[tuple[tuple[str, bool], ...], bool], int] = {}
+        self.actor_terms: dict[str, tuple[int, ...]] = {}
+        self.problems: list[Problem] = []
+        self.alias_owner: dict[tuple[tuple[str, bool], ...], str] = {}
+
+    def add_actor_terms(self, doc: YamlDoc | None) -> None:
+        for actor in self.actors.values():
+            ids: list[int] = []
+            for index, alias in enumerate((actor.name, *actor.aliases)):
+                loc: Location = (
+                    ("actors", actor.id, "aliases", index - 1)
+                    if index
+                    else ("actors", actor.id, "name")
+                )
+                case_sensitive = _is_short_code(alias)
+                try:
+                    parts = (
+                        tuple((t, False) for t in tokenize(alias).cased)
+                        if case_sensitive
+                        else compile_phrase(alias.replace("*", ""))
+                    )
+                except ValueError as exc:
+                    if doc is not None:
+                        self.problems.append(doc.problem(loc, f"alias {alias!r}: {exc}"))
+                    continue
+                owner = self.alias_owner.setdefault(parts, actor.id)
+                if owner != actor.id and doc is not None:
+                    self.problems.append(
+                        doc.problem(
+                            loc,
+                            f"alias {alias!r} of {actor.id!r} is also an alias of {owner!r}",
+                            "warning",
+                        )
+                    )
+                term = Term(len(self.terms), alias, parts, case_sensitive, actor.id)
+                self.terms.append(term)
+                ids.append(term.id)
+            self.actor_terms[actor.id] = tuple(ids)
+
+    def phrase(self, text: str, doc: YamlDoc, loc: Location) -> PhraseNode | None:
+        try:
+            parts = compile_phrase(text)
+        except ValueError as exc:
+            self.problems.append(doc.problem(loc, f"phrase {text!r}: {exc}"))
+            return None
+        key = (parts, False)
+        term_id = self._phrases.get(key)
+        if term_id is None:
+            term_id = self._phrases[key] = len(self.terms)
+            self.terms.append(Term(term_id, text, parts))
+        return PhraseNode(term_id, text)
+
+    def actor_node(self, entry: ActorsEntry, doc: YamlDoc, loc: Location) -> ActorNode | None:
+        ok = True
+        for index, actor_id in enumerate(entry.actors):
+            if actor_id not in self.actors:
+                close = difflib.get_close_matches(actor_id, sorted(self.actors), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.problems.append(
+                    doc.problem(
+                        (*loc, "actors", index),
+                        f"unknown actor {actor_id!r}: not defined in actors.yaml{hint}",
+                    )
+                )
+                ok = False
+        return ActorNode(tuple(entry.actors)) if ok else None
+
+    def group(self, group: Group, doc: YamlDoc, loc: Location) -> GroupNode | None:
+        parts: dict[str, tuple[Node, ...]] = {}
+        ok = True
+        for name, entries in (("all", group.all_), ("any", group.any_), ("none", group.none_)):
+            nodes: list[Node] = []
+            for index, entry in enumerate(entries or ()):
+                node = self.entry(entry, doc, (*loc, name, index))
+                if node is None:
+                    ok = False
+                else:
+                    nodes.append(node)
+            if entries is not None and not entries:
+                self.problems.append(doc.problem((*loc, name), f"'{name}' is empty"))
+                ok = False
+            parts[name] = tuple(nodes)
+        if ok and not parts["all"] and not parts["any"]:
+            self.problems.append(
+                doc.problem(
+                    loc,
+                    "group has nothing to find: it needs 'all' or 'any' (a group of only 'none' would match everything)",
+                )
+            )
+            ok = False
+        return GroupNode(parts["all"], parts["any"], parts["none"]) if ok else None
+
+    def entry(self, entry: Any, doc: YamlDoc, loc: Location) -> Node | None:
+        if isinstance(entry, str):
+            return self.phrase(entry, doc, loc)
+        if isinstance(entry, ActorsEntry):
+            return self.actor_node(entry, doc, loc)
+        if isinstance(entry, NearEntry):
+            return self.near(entry, doc, loc)
+        return self.group(entry, doc, loc)
+
+    def near(self, entry: NearEntry, doc: YamlDoc, loc: Location) -> NearNode | None:
+        elements: list[tuple[Leaf | NearNode, ...]] = []
+        ok = True
+        for index, element in enumerate(entry.near):
+            eloc = (*loc, "near", index)
+            members: list[tuple[Any, Location]] = (
+                [(m, (*eloc, "any", i)) for i, m in enumerate(element.any_)]
+                if isinstance(element, AnyOfTerms)
+                else [(element, eloc)]
+            )
+            compiled: list[Leaf | NearNode] = []
+            for member, mloc in members:
+                node: Leaf | NearNode | None
+                if isinstance(member, str):
+                    node = self.phrase(member, doc, mloc)
+                elif isinstance(member, ActorsEntry):
+                    node = self.actor_node(member, doc, mloc)
+                else:
+                    node = self.near(member, doc, mloc)
+                if node is None:
+                    ok = False
+                else:
+                    compiled.append(node)
+            elements.append(tuple(compiled))
+        return NearNode(tuple(elements), entry.within) if ok else None
+
+
+def _covers(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]) -> bool:
+    """True when every text that phrase `b` matches also contains phrase `a`."""
+
+    def part(x: tuple[str, bool], y: tuple[str, bool]) -> bool:
+        if x[1]:
+            return y[0].startswith(x[0])
+        return not y[1] and x[0] == y[0]
+
+    return any(
+        all(part(a[i], b[offset + i]) for i in range(len(a)))
+        for offset in range(len(b) - len(a) + 1)
+    )
+
+
+def _phrase_parts(compiler: _Compiler, node: Node) -> tuple[tuple[str, bool], ...] | None:
+    return compiler.terms[node.term].parts if isinstance(node, PhraseNode) else None
+
+
+def _never_matches(compiler: _Compiler, group: GroupNode) -> str | None:
+    """Why a group can never hold, when a required phrase is excluded by its own `none`."""
+    banned = [p for n in group.none if (p := _phrase_parts(compiler, n)) is not None]
+    if not banned:
+        return None
+
+    def excluded(node: Node) -> bool:
+        parts = _phrase_parts(compiler, node)
+        return parts is not None and any(_covers(b, parts) for b in banned)
+
+    for node in group.all:
+        if excluded(node):
+            return f"required phrase {node.display!r} is excluded by its own 'none'"  # type: ignore[union-attr]
+    if group.any and all(excluded(n) for n in group.any):
+        return "every phrase of 'any' is excluded by its own 'none'"
+    return None
+
+
+def _subsumed(compiler: _Compiler, group: GroupNode, doc: YamlDoc, loc: Location) -> list[Problem]:
+    warnings: list[Problem] = []
+    nodes = [(i, n) for i, n in enumerate(group.any) if isinstance(n, PhraseNode)]
+    for i, node in nodes:
+        for j, other in nodes:
+            if i == j or node.term == other.term:
+                continue
+            a, b = compiler.terms[other.term].parts, compiler.terms[node.term].parts
+            if _covers(a, b) and not (_covers(b, a) and j > i):
+                warnings.append(
+                    doc.problem(
+                        (*loc, "any", i),
+                        f"phrase {node.display!r} is already covered by {other.display!r}",
+                        "warning",
+                    )
+                )
+                break
+    for name in ("all", "any", "none"):
+        for index, child in enumerate(getattr(group, name)):
+            if isinstance(child, GroupNode):
+                warnings.extend(_subsumed(compiler, child, doc, (*loc, name, index)))
+    return warnings
+
+
+def _load_actors(path: Path) -> tuple[dict[str, Actor], YamlDoc | None]:
+    if not path.exists():
+        return {}, None
+    doc = load_yaml(path)
+    try:
+        parsed = ActorsFile.model_validate(doc.data if doc.data is not None else {"actors": {}})
+    except pydantic.ValidationError as exc:
+        raise ConfigError(
+            validation_problems(doc, exc, known=frozenset({"actors", "name", "aliases", "kind"}))
+        ) from exc
+    actors = {
+        actor_id: Actor(actor_id, d.name, tuple(d.aliases), d.kind)
+        for actor_id, d in parsed.actors.items()
+    }
+    return actors, doc
+
+
+def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
+    """Load and compile the rules folder; raise ConfigError with every error found."""
+    if not folder.is_dir():
+        raise ConfigError([Problem(folder, None, "rules folder does not exist")])
+    actors, actors_doc = _load_actors(folder / "actors.yaml")
+    compiler = _Compiler(actors)
+    compiler.add_actor_terms(actors_doc)
+    rules: list[Rule] = []
+    warnings: list[Problem] = []
+    first_seen: dict[str, Path] = {}
+    files = rule_files(folder, exclude)
+    for path in files:
+        try:
+            doc = load_yaml(path)
+        except ConfigError as exc:
+            compiler.problems.extend(exc.problems)
+            continue
+        if not isinstance(doc.data, dict):
+            compiler.problems.append(
+                Problem(path, 1, "a rule file must be a mapping with at least 'match'")
+            )
+            continue
+        try:
+            parsed = RuleFile.model_validate(doc.data)
+        except pydantic.ValidationError as exc:
+            compiler.problems.extend(
+                validation_problems(doc, exc, hidden=ENTRY_TAGS, known=RULE_KEYS)
+            )
+            continue
+        rule_id = parsed.id or path.stem
+        if parsed.id is None and not _valid_id(rule_id):
+            compiler.problems.append(
+                Problem(
+                    path,
+                    1,
+                    f"file name {path.stem!r} is not a valid rule id: set 'id' (lower-case letters, digits, - and _)",
+                )
+            )
+            continue
+        if rule_id in first_seen:
+            compiler.problems.append(
+                doc.problem(("id",), f"rule id {rule_id!r} is also used by {first_seen[rule_id]}")
+            )
+            continue
+        first_seen[rule_id] = path
+        before = len(compiler.problems)
+        group = compiler.group(parsed.match, doc, ("match",))
+        if group is None or len(compiler.problems) > before:
+            continue
+        if (why := _never_matches(compiler, group)) is not None:
+            compiler.problems.append(doc.problem(("match",), f"rule can never match: {why}"))
+            continue
+        warnings.extend(_subsumed(compiler, group, doc, ("match",)))
+        if not any(True for _ in positive_leaves(group)):
+            compiler.problems.append(doc.problem(("match",), "rule has nothing to find"))
+            continue
+        rules.append(
+            Rule(
+                id=rule_id,
+                title=parsed.title or rule_id,
+                match=group,
+                path=path,
+                description=parsed.description,
+                severity=parsed.severity,
+                fields=tuple(parsed.fields),
+                slack=tuple(parsed.slack),
+                telegram=parsed.telegram,
+                examples_match=tuple(parsed.examples.match),
+                examples_no_match=tuple(parsed.examples.no_match),
+            )
+        )
+    errors = [p for p in compiler.problems if p.severity == "error"]
+    warnings.extend(p for p in compiler.problems if p.severity != "error")
+    if errors:
+        raise ConfigError(errors)
+    if not files:
+        warnings.append(Problem(folder, None, "no rule files: nothing can alert", "warning"))
+    ruleset = RuleSet(tuple(rules), actors, tuple(compiler.terms), compiler.actor_terms)
+    return LoadedRules(ruleset, tuple(warnings))
+
+
+def _valid_id(text: str) -> bool:
+    return re.fullmatch(ID_PATTERN, text) is not None

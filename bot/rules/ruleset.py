@@ -1,0 +1,303 @@
+"""Compiled rules and actors: which rules an item matches, and why (or why not)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.models import Hit, Item, ItemMatches, RuleMatch
+from bot.rules.engine import Occurrence, Term, TermIndex
+from bot.rules.schema import DEFAULT_FIELDS
+
+Found = dict[int, list[Occurrence]]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseNode:
+    term: int
+    display: str
+
+    def describe(self) -> str:
+        return repr(self.display)
+
+
+@dataclass(frozen=True, slots=True)
+class ActorNode:
+    actors: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "actors " + "|".join(self.actors)
+
+
+Leaf = PhraseNode | ActorNode
+
+
+@dataclass(frozen=True, slots=True)
+class NearNode:
+    elements: tuple[tuple[Leaf | NearNode, ...], ...]
+    within: int
+
+    def describe(self) -> str:
+        parts = [" or ".join(member.describe() for member in element) for element in self.elements]
+        return f"near({'; '.join(parts)}; within {self.within} words)"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupNode:
+    all: tuple[Node, ...] = ()
+    any: tuple[Node, ...] = ()
+    none: tuple[Node, ...] = ()
+
+    def describe(self) -> str:
+        parts = []
+        for name in ("all", "any", "none"):
+            nodes = getattr(self, name)
+            if nodes:
+                parts.append(f"{name}: [{', '.join(n.describe() for n in nodes)}]")
+        return "{" + "; ".join(parts) + "}"
+
+
+Node = PhraseNode | ActorNode | NearNode | GroupNode
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    match: GroupNode
+    path: Path
+    description: str = ""
+    severity: str = "medium"
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    slack: tuple[str, ...] = ()
+    telegram: bool = True
+    examples_match: tuple[str, ...] = ()
+    examples_no_match: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A rule's verdict on an item, for `radar rules explain`."""
+
+    rule: Rule
+    matched: bool
+    hits: tuple[Hit, ...]
+    reason: str | None = None
+
+
+class _Context:
+    """Occurrences visible to one rule (its fields only)."""
+
+    def __init__(
+        self, found: Found, actor_terms: dict[str, tuple[int, ...]], fields: Sequence[str]
+    ) -> None:
+        self._found = found
+        self._actor_terms = actor_terms
+        self._fields = frozenset(fields)
+
+    def leaf(self, node: Leaf) -> list[Occurrence]:
+        terms = (node.term,) if isinstance(node, PhraseNode) else self._actor_ids(node)
+        return [o for t in terms for o in self._found.get(t, ()) if o.field in self._fields]
+
+    def _actor_ids(self, node: ActorNode) -> tuple[int, ...]:
+        return tuple(t for a in node.actors for t in self._actor_terms.get(a, ()))
+
+
+def _holds(node: Node, ctx: _Context) -> bool:
+    if isinstance(node, PhraseNode | ActorNode):
+        return bool(ctx.leaf(node))
+    if isinstance(node, NearNode):
+        return _near(node, ctx)
+    return (
+        all(_holds(n, ctx) for n in node.all)
+        and (not node.any or any(_holds(n, ctx) for n in node.any))
+        and not any(_holds(n, ctx) for n in node.none)
+    )
+
+
+def _near(node: NearNode, ctx: _Context) -> bool:
+    return bool(_windows(node, ctx))
+
+
+def _events(member: Leaf | NearNode, ctx: _Context) -> list[tuple[str, float]]:
+    if isinstance(member, NearNode):
+        return _windows(member, ctx)
+    return [(o.field, o.position) for o in ctx.leaf(member)]
+
+
+def _windows(node: NearNode, ctx: _Context) -> list[tuple[str, float]]:
+    """(field, first position) of every span where all elements occur within `within` words."""
+    events: list[tuple[str, float, int]] = []
+    for index, element in enumerate(node.elements):
+        for member in element:
+            events.extend(
+                (field_name, position, index) for field_name, position in _events(member, ctx)
+            )
+    if len({index for _, _, index in events}) < len(node.elements):
+        return []
+    events.sort()
+    needed = len(node.elements)
+    counts = [0] * needed
+    covered = 0
+    left = 0
+    found: list[tuple[str, float]] = []
+    for field_name, position, index in events:
+        if counts[index] == 0:
+            covered += 1
+        counts[index] += 1
+        while events[left][0] != field_name or position - events[left][1] > node.within:
+            counts[events[left][2]] -= 1
+            if counts[events[left][2]] == 0:
+                covered -= 1
+            left += 1
+        if covered == needed:
+            found.append((field_name, events[left][1]))
+    return found
+
+
+def _why_not(node: GroupNode, ctx: _Context, path: str) -> str | None:
+    """The first requirement of a group that fails, in words; None when the group holds."""
+    for index, child in enumerate(node.all):
+        if not _holds(child, ctx):
+            if isinstance(child, GroupNode):
+                return _why_not(child, ctx, f"{path}all[{index}].") or f"{path}all[{index}] failed"
+            return f"{path}all[{index}]: {child.describe()} not found"
+    if node.any and not any(_holds(n, ctx) for n in node.any):
+        shown = ", ".join(n.describe() for n in node.any)
+        return f"{path}any: none of [{shown}] found"
+    for child in node.none:
+        if _holds(child, ctx):
+            words = ", ".join(f"{o.text!r} in {o.field}" for o in _positive(child, ctx))
+            return f"{path}none: {child.describe()} found ({words})"
+    return None
+
+
+def _positive(node: Node, ctx: _Context) -> list[Occurrence]:
+    """Occurrences of the terms that make a node hold (never those under `none`)."""
+    if isinstance(node, PhraseNode | ActorNode):
+        return ctx.leaf(node)
+    if isinstance(node, NearNode):
+        return [
+            o for element in node.elements for member in element for o in _positive(member, ctx)
+        ]
+    found: list[Occurrence] = []
+    for child in (*node.all, *node.any):
+        if _holds(child, ctx):
+            found.extend(_positive(child, ctx))
+    return found
+
+
+def positive_leaves(node: Node) -> Iterable[Leaf]:
+    """Every phrase and actor leaf a node can be satisfied by (not those under `none`)."""
+    if isinstance(node, PhraseNode | ActorNode):
+        yield node
+    elif isinstance(node, NearNode):
+        for element in node.elements:
+            for member in element:
+                yield from positive_leaves(member)
+    else:
+        for child in (*node.all, *node.any):
+            yield from positive_leaves(child)
+
+
+@dataclass(slots=True)
+class RuleSet:
+    """Rules compiled into one term index; `match` returns what an item matches."""
+
+    rules: tuple[Rule, ...]
+    actors: dict[str, Actor]
+    terms: tuple[Term, ...]
+    actor_terms: dict[str, tuple[int, ...]]
+    index: TermIndex = field(init=False)
+    _rules_by_term: dict[int, list[int]] = field(init=False)
+    _fields: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.index = TermIndex(self.terms)
+        self._rules_by_term = {}
+        for position, rule in enumerate(self.rules):
+            for leaf in positive_leaves(rule.match):
+                ids = (
+                    (leaf.term,)
+                    if isinstance(leaf, PhraseNode)
+                    else tuple(t for a in leaf.actors for t in self.actor_terms.get(a, ()))
+                )
+                for term_id in ids:
+                    targets = self._rules_by_term.setdefault(term_id, [])
+                    if not targets or targets[-1] != position:
+                        targets.append(position)
+        fields = {"title", "summary"}
+        for rule in self.rules:
+            fields.update(rule.fields)
+        self._fields = tuple(sorted(fields))
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    @property
+    def topics(self) -> tuple[Rule, ...]:
+        """Rules that Telegram chats can subscribe to."""
+        return tuple(r for r in self.rules if r.telegram)
+
+    def scan(self, item: Item) -> Found:
+        found: Found = {}
+        for name in self._fields:
+            text = item.field_text(name)
+            if text:
+                for term_id, occurrences in self.index.scan(name, text).items():
+                    found.setdefault(term_id, []).extend(occurrences)
+        return found
+
+    def match(self, item: Item) -> ItemMatches:
+        found = self.scan(item)
+        candidates = sorted({r for t in found for r in self._rules_by_term.get(t, ())})
+        matches = []
+        for position in candidates:
+            rule = self.rules[position]
+            ctx = _Context(found, self.actor_terms, rule.fields)
+            if _holds(rule.match, ctx):
+                matches.append(RuleMatch(rule.id, self._hits(_positive(rule.match, ctx))))
+        return ItemMatches(rules=tuple(matches), actors=self._actors_in(found))
+
+    def match_text(self, text: str) -> ItemMatches:
+        return self.match(Item(feed_url="", guid="", title=text))
+
+    def explain(self, item: Item) -> list[Verdict]:
+        found = self.scan(item)
+        verdicts = []
+        for rule in self.rules:
+            ctx = _Context(found, self.actor_terms, rule.fields)
+            reason = _why_not(rule.match, ctx, "")
+            hits = self._hits(_positive(rule.match, ctx))
+            verdicts.append(Verdict(rule, reason is None, hits, reason))
+        return verdicts
+
+    def _actors_in(self, found: Found) -> frozenset[str]:
+        return frozenset(
+            term.actor
+            for term_id in found
+            if (term := self.terms[term_id]).actor is not None
+            and any(o.field in ("title", "summary") for o in found[term_id])
+        )
+
+    def _hits(self, occurrences: Iterable[Occurrence]) -> tuple[Hit, ...]:
+        seen: dict[tuple[str, str, str], Hit] = {}
+        by_id = {id(o): o for o in occurrences}
+        for occurrence in sorted(by_id.values(), key=lambda o: (o.field != "title", o.start)):
+            term = self.terms[occurrence.term]
+            if term.actor is not None:
+                display, kind = self.actors[term.actor].name, "actor"
+            else:
+                display, kind = term.display, "phrase"
+            key = (display, occurrence.field, occurrence.text)
+            seen.setdefault(key, Hit(display, occurrence.field, occurrence.text, kind))
+        return tuple(seen.values())

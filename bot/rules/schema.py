@@ -1,0 +1,151 @@
+"""The shape of rule files and `actors.yaml`, validated with pydantic and exported as JSON Schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+FIELDS = ("title", "summary", "content", "author", "categories", "link", "outlet")
+DEFAULT_FIELDS = ("title", "summary")
+DEFAULT_WITHIN = 8
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+# Union tags pydantic adds to error locations; they are not keys of the file.
+ENTRY_TAGS = frozenset({"phrase", "group", "actor-list", "proximity"})
+
+_STRICT = ConfigDict(extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
+
+
+def _entry_kind(value: Any) -> str | None:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return "phrase"
+    if isinstance(value, dict):
+        if "actors" in value:
+            return "actor-list"
+        if "near" in value:
+            return "proximity"
+        return "group"
+    return None
+
+
+Phrase = Annotated[str, Field(min_length=1, description="Words to find; `*` ends a word prefix")]
+
+
+class ActorsEntry(BaseModel):
+    """Any of these actors (ids from actors.yaml), by any alias."""
+
+    model_config = _STRICT
+    actors: list[str] = Field(min_length=1)
+
+
+Term = Annotated[
+    Annotated[Phrase, Tag("phrase")]
+    | Annotated[ActorsEntry, Tag("actor-list")]
+    | Annotated["NearEntry", Tag("proximity")],
+    Discriminator(
+        _entry_kind,
+        custom_error_type="near_element",
+        custom_error_message="expected a phrase, {actors: [...]} or {near: [...]}",
+    ),
+]
+
+
+class AnyOfTerms(BaseModel):
+    """Any of these phrases, actors or nested `near` groups, as one element of a `near`."""
+
+    model_config = _STRICT
+    any_: list[Term] = Field(alias="any", min_length=1)
+
+
+NearElement = Annotated[
+    Annotated[Phrase, Tag("phrase")]
+    | Annotated[ActorsEntry, Tag("actor-list")]
+    | Annotated[AnyOfTerms, Tag("group")]
+    | Annotated["NearEntry", Tag("proximity")],
+    Discriminator(
+        _entry_kind,
+        custom_error_type="near_element",
+        custom_error_message="expected a phrase, {actors: [...]}, {any: [...]} or {near: [...]}",
+    ),
+]
+
+
+class NearEntry(BaseModel):
+    """Holds when every element occurs within `within` words of the others, in one field."""
+
+    model_config = _STRICT
+    near: list[NearElement] = Field(min_length=2)
+    within: int = Field(DEFAULT_WITHIN, ge=1, le=100)
+
+
+class Group(BaseModel):
+    """`all` must all hold, at least one of `any` must hold, none of `none` may appear."""
+
+    model_config = _STRICT
+    all_: list[Entry] | None = Field(None, alias="all")
+    any_: list[Entry] | None = Field(None, alias="any")
+    none_: list[Entry] | None = Field(None, alias="none")
+
+
+Entry = Annotated[
+    Annotated[Phrase, Tag("phrase")]
+    | Annotated[Group, Tag("group")]
+    | Annotated[ActorsEntry, Tag("actor-list")]
+    | Annotated[NearEntry, Tag("proximity")],
+    Discriminator(
+        _entry_kind,
+        custom_error_type="entry",
+        custom_error_message="expected a phrase, a group (all/any/none), {actors: [...]} or {near: [...]}",
+    ),
+]
+Group.model_rebuild()
+AnyOfTerms.model_rebuild()
+NearEntry.model_rebuild()
+
+
+class Examples(BaseModel):
+    model_config = _STRICT
+    match: list[str] = []
+    no_match: list[str] = []
+
+
+class RuleFile(BaseModel):
+    """One rule file in the rules folder."""
+
+    model_config = _STRICT
+    id: str | None = Field(None, pattern=ID_PATTERN, description="Defaults to the file name")
+    title: str | None = Field(None, description="Defaults to the id")
+    description: str = ""
+    severity: Literal["low", "medium", "high"] = "medium"
+    match: Group
+    fields: list[Literal[FIELDS]] = Field(list(DEFAULT_FIELDS), min_length=1)  # type: ignore[valid-type]
+    slack: list[str] = []
+    telegram: bool = True
+    examples: Examples = Examples()
+
+
+class ActorDef(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1)
+    aliases: list[str] = []
+    kind: str | None = None
+
+
+class ActorsFile(BaseModel):
+    """`actors.yaml`: every actor once, with aliases in any language."""
+
+    model_config = ConfigDict(extra="forbid")
+    actors: dict[Annotated[str, Field(pattern=ID_PATTERN)], ActorDef]
+
+
+RULE_KEYS = frozenset(
+    {*RuleFile.model_fields, "all", "any", "none", "near", "within", "actors", "match", "no_match"}
+)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of a rule file, for editors (yaml-language-server) and CI."""
+    schema = RuleFile.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Radar rule file"
+    return schema

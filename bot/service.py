@@ -1,0 +1,182 @@
+"""`radar run`: the long-running service.
+
+APScheduler runs one job per feed at the feed's interval (with jitter, coalescing missed runs,
+never two runs of one feed at once); after each poll the job is moved to the time the poll
+decided (backoff, Retry-After, server freshness). Beside it run the outbox worker and the
+Telegram command listener. SIGINT/SIGTERM stop it gracefully: polls in flight get a moment
+to finish, anything unfinished is left in the database for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import decide
+from bot.app import Radar, build_senders, load_config
+from bot.config import Settings
+from bot.fetch import Fetcher
+from bot.models import FeedSpec
+from bot.storage import Store
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 10.0
+
+
+def _at(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+class Service:
+    def __init__(
+        self,
+        radar: Radar,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.radar = radar
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.owner = radar.outbox.owner
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._fetcher: Fetcher | None = None
+
+    def _schedule(self) -> None:
+        states = self.radar.store.feed_states()
+        now = self.clock()
+        for spec in self.radar.config.feeds:
+            due = decide.first_due(spec, states.get(spec.url), now, self.rng)
+            if due is None:
+                log.warning("feed %s is gone (410); not polling it", spec.url)
+                continue
+            self.scheduler.add_job(
+                self._poll,
+                IntervalTrigger(
+                    seconds=spec.interval, jitter=max(1, int(spec.interval * decide.JITTER))
+                ),
+                args=[spec],
+                id=spec.url,
+                name=spec.name or spec.url,
+                next_run_time=_at(due),
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(spec.interval),
+                replace_existing=True,
+            )
+
+    async def _poll(self, spec: FeedSpec) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        store = self.radar.store
+        ttl = self.radar.settings.fetch.total_timeout + 60
+        leased = False
+        try:
+            now = self.clock()
+            leased = await asyncio.to_thread(store.lease_feed, spec.url, self.owner, now, ttl)
+            if not leased:
+                log.debug("%s is being polled by another instance", spec.url)
+                return
+            state = await asyncio.to_thread(store.feed_state, spec.url)
+            if state is not None and state.next_due is not None and state.next_due > now + 1:
+                # Another instance polled it since this job was scheduled.
+                self._reschedule(spec, state.next_due)
+                return
+            assert self._fetcher is not None
+            report = await self.radar.pipeline.poll(spec, self._fetcher, state)
+            if report.error:
+                log.warning("feed %s: %s", spec.url, report.error)
+            elif report.new or report.alerts:
+                log.info(
+                    "feed %s: %d new, %d alerts, %d follow-ups",
+                    spec.url,
+                    report.new,
+                    len(report.alerts),
+                    len(report.followups),
+                )
+            if report.state is not None:
+                if report.state.gone:
+                    log.warning("feed %s answered 410 Gone; polling stopped", spec.url)
+                    self.scheduler.remove_job(spec.url)
+                elif report.state.next_due is not None:
+                    self._reschedule(spec, report.state.next_due)
+        except Exception:
+            log.exception("polling %s failed", spec.url)
+        finally:
+            if leased:
+                await asyncio.to_thread(store.release_feed, spec.url, self.owner)
+            if task is not None:
+                self._inflight.discard(task)
+
+    def _reschedule(self, spec: FeedSpec, when: float) -> None:
+        job = self.scheduler.get_job(spec.url)
+        if job is not None:
+            job.modify(next_run_time=_at(max(when, self.clock())))
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        recovered = await asyncio.to_thread(self.radar.outbox.recover)
+        if recovered:
+            log.info("recovered %d deliveries left in flight by a stopped process", recovered)
+        self._fetcher = Fetcher(self.radar.settings.fetch)
+        await asyncio.to_thread(self._schedule)
+        self.scheduler.start()
+        log.info(
+            "radar running: %d feeds, %d rules, delivering to %s",
+            len(self.radar.config.feeds),
+            len(self.radar.config.ruleset.rules),
+            ", ".join(self.radar.outbox.senders) or "nowhere",
+        )
+        workers = [asyncio.create_task(self.radar.outbox.run(stop), name="outbox")]
+        if self.radar.commands is not None:
+            workers.append(
+                asyncio.create_task(self.radar.commands.run(stop), name="telegram-commands")
+            )
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping: letting %d polls in flight finish", len(self._inflight))
+            self.scheduler.shutdown(wait=False)
+            if self._inflight:
+                _, pending = await asyncio.wait(set(self._inflight), timeout=STOP_GRACE)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            stop.set()
+            _, unfinished = await asyncio.wait(workers, timeout=STOP_GRACE)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.to_thread(self.radar.store.release_leases, self.owner)
+            await self._fetcher.aclose()
+            log.info("stopped")
+
+
+async def serve(settings: Settings, *, json_lines: bool = False) -> int:
+    config = load_config(settings)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    store = Store(settings.db_url)
+    radar = Radar(settings, config, store, build_senders(settings, json_lines=json_lines))
+    try:
+        await Service(radar).run()
+    finally:
+        await radar.aclose()
+        store.close()
+    return 0
