@@ -219,8 +219,8 @@ def _phrase_parts(compiler: _Compiler, node: Node) -> tuple[tuple[str, bool], ..
     return compiler.terms[node.term].parts if isinstance(node, PhraseNode) else None
 
 
-def _never_matches(compiler: _Compiler, group: GroupNode) -> str | None:
-    """Why a group can never hold, when a required phrase is excluded by its own `none`."""
+def _never_matches(compiler: _Compiler, group: GroupNode) -> tuple[Location, str] | None:
+    """Where and why a group can never hold: a required phrase excluded by its own `none`."""
     banned = [p for n in group.none if (p := _phrase_parts(compiler, n)) is not None]
     if not banned:
         return None
@@ -229,11 +229,11 @@ def _never_matches(compiler: _Compiler, group: GroupNode) -> str | None:
         parts = _phrase_parts(compiler, node)
         return parts is not None and any(_covers(b, parts) for b in banned)
 
-    for node in group.all:
-        if excluded(node):
-            return f"required phrase {node.display!r} is excluded by its own 'none'"  # type: ignore[union-attr]
+    for index, node in enumerate(group.all):
+        if isinstance(node, PhraseNode) and excluded(node):
+            return ("all", index), f"required phrase {node.display!r} is excluded by its own 'none'"
     if group.any and all(excluded(n) for n in group.any):
-        return "every phrase of 'any' is excluded by its own 'none'"
+        return ("any",), "every phrase of 'any' is excluded by its own 'none'"
     return None
 
 
@@ -327,8 +327,9 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         group = compiler.group(parsed.match, doc, ("match",))
         if group is None or len(compiler.problems) > before:
             continue
-        if (why := _never_matches(compiler, group)) is not None:
-            compiler.problems.append(doc.problem(("match",), f"rule can never match: {why}"))
+        if (never := _never_matches(compiler, group)) is not None:
+            where, why = never
+            compiler.problems.append(doc.problem(("match", *where), f"rule can never match: {why}"))
             continue
         warnings.extend(_subsumed(compiler, group, doc, ("match",)))
         if not any(True for _ in positive_leaves(group)):
@@ -352,7 +353,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
     errors = [p for p in compiler.problems if p.severity == "error"]
     warnings.extend(p for p in compiler.problems if p.severity != "error")
     if errors:
-        raise ConfigError(errors)
+        raise ConfigError([*errors, *warnings])
     if not files:
         warnings.append(Problem(folder, None, "no rule files: nothing can alert", "warning"))
     ruleset = RuleSet(tuple(rules), actors, tuple(compiler.terms), compiler.actor_terms)

@@ -47,7 +47,7 @@ class NearNode:
     within: int
 
     def describe(self) -> str:
-        parts = [" or ".join(member.describe() for member in element) for element in self.elements]
+        parts = [_alternatives([m.describe() for m in element]) for element in self.elements]
         return f"near({'; '.join(parts)}; within {self.within} words)"
 
 
@@ -62,11 +62,18 @@ class GroupNode:
         for name in ("all", "any", "none"):
             nodes = getattr(self, name)
             if nodes:
-                parts.append(f"{name}: [{', '.join(n.describe() for n in nodes)}]")
+                parts.append(f"{name}: [{_alternatives([n.describe() for n in nodes], ', ')}]")
         return "{" + "; ".join(parts) + "}"
 
 
 Node = PhraseNode | ActorNode | NearNode | GroupNode
+SHOWN = 6
+
+
+def _alternatives(items: Sequence[str], separator: str = " or ") -> str:
+    """A readable list: the first few items and how many more."""
+    shown = separator.join(items[:SHOWN])
+    return shown if len(items) <= SHOWN else f"{shown}{separator}… ({len(items) - SHOWN} more)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,17 +175,36 @@ def _why_not(node: GroupNode, ctx: _Context, path: str) -> str | None:
     """The first requirement of a group that fails, in words; None when the group holds."""
     for index, child in enumerate(node.all):
         if not _holds(child, ctx):
+            where = f"{path}all[{index}]"
             if isinstance(child, GroupNode):
-                return _why_not(child, ctx, f"{path}all[{index}].") or f"{path}all[{index}] failed"
-            return f"{path}all[{index}]: {child.describe()} not found"
+                return _why_not(child, ctx, f"{where}.") or f"{where} failed"
+            if isinstance(child, NearNode):
+                return f"{where}: {_near_failure(child, ctx)}"
+            return f"{where}: {child.describe()} not found"
     if node.any and not any(_holds(n, ctx) for n in node.any):
-        shown = ", ".join(n.describe() for n in node.any)
+        shown = _alternatives([n.describe() for n in node.any], ", ")
         return f"{path}any: none of [{shown}] found"
     for child in node.none:
         if _holds(child, ctx):
             words = ", ".join(f"{o.text!r} in {o.field}" for o in _positive(child, ctx))
             return f"{path}none: {child.describe()} found ({words})"
     return None
+
+
+def _near_failure(node: NearNode, ctx: _Context) -> str:
+    """Which elements of a `near` group were missing, or that they were too far apart."""
+    missing = []
+    found = []
+    for index, element in enumerate(node.elements):
+        events = [e for member in element for e in _events(member, ctx)]
+        texts = [o.text for member in element for o in _positive(member, ctx)]
+        if events:
+            found.append(f"element {index + 1} ({', '.join(dict.fromkeys(texts))})")
+        else:
+            missing.append(f"element {index + 1}: none of [{_alternatives([m.describe() for m in element], ', ')}] found")
+    if missing:
+        return "; ".join(missing)
+    return f"{' and '.join(found)} found, but not within {node.within} words of each other in one field"
 
 
 def _positive(node: Node, ctx: _Context) -> list[Occurrence]:

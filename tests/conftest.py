@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from feedserver import FeedServer  # noqa: E402
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url() -> str:
+    url = os.environ.get("RADAR_TEST_PG")
+    if not url:
+        pytest.skip("RADAR_TEST_PG is not set: PostgreSQL tests need a database URL")
+    return url

@@ -1,0 +1,163 @@
+"""A local HTTP server for feeds, including misbehaving ones, on 127.0.0.1.
+
+Routes are set per path; each is a function of the request returning a `Reply` or writing to
+the socket itself (for slow, endless or broken responses). Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Route = Callable[[Request, BaseHTTPRequestHandler], Reply | None]
+
+
+def rss(items: Iterable[dict], title: str = "Test feed", encoding: str = "utf-8") -> bytes:
+    """An RSS 2.0 document; each item is a dict of title, link, guid, pubDate, description."""
+    from xml.sax.saxutils import escape
+
+    parts = [
+        f'<?xml version="1.0" encoding="{encoding}"?>',
+        '<rss version="2.0"><channel>',
+        f"<title>{escape(title)}</title><link>http://example.org/</link><description>test</description>",
+    ]
+    for item in items:
+        parts.append("<item>")
+        for key in ("title", "link", "guid", "pubDate", "description"):
+            if key in item and item[key] is not None:
+                parts.append(f"<{key}>{escape(str(item[key]))}</{key}>")
+        parts.append("</item>")
+    parts.append("</channel></rss>")
+    return "\n".join(parts).encode(encoding, errors="xmlcharrefreplace")
+
+
+def now_rfc822(offset: float = 0.0) -> str:
+    return formatdate(time.time() + offset, usegmt=True)
+
+
+def static(
+    body: bytes,
+    *,
+    status: int = 200,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/rss+xml; charset=utf-8",
+    gzip_body: bool = False,
+) -> Route:
+    """A document served with optional validators; answers 304 to a matching conditional GET."""
+
+    def route(request: Request, _handler: BaseHTTPRequestHandler) -> Reply:
+        extra = {"Content-Type": content_type, **(headers or {})}
+        if etag:
+            extra["ETag"] = etag
+        if last_modified:
+            extra["Last-Modified"] = last_modified
+        if etag and request.headers.get("if-none-match") == etag:
+            return Reply(304, b"", extra)
+        if last_modified and not etag and request.headers.get("if-modified-since") == last_modified:
+            return Reply(304, b"", extra)
+        data = body
+        if gzip_body and "gzip" in request.headers.get("accept-encoding", ""):
+            data = gzip.compress(body)
+            extra["Content-Encoding"] = "gzip"
+        return Reply(status, data, extra)
+
+    return route
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, time.time())
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append(request)
+            route = owner.routes.get(self.path.split("?", 1)[0])
+        if route is None:
+            self._reply(Reply(404, b"not found", {"Content-Type": "text/plain"}))
+            return
+        try:
+            reply = route(request, self)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        if reply is not None:
+            self._reply(reply)
+
+    def _reply(self, reply: Reply) -> None:
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if reply.body:
+                self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: FeedServer
+
+
+class FeedServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[Request] = []
+        self.lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def set(self, path: str, route: Route) -> str:
+        with self.lock:
+            self.routes[path] = route
+        return self.url(path)
+
+    def hits(self, path: str) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if r.path.split("?", 1)[0] == path]
+
+    def start(self) -> FeedServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,117 @@
+"""Helpers shared by the tests: configuration folders, one-cycle runs, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+
+from bot.app import CycleReport, Radar, build_senders, load_config
+from bot.config import load_settings
+from bot.storage import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_RULES = ROOT / "rules"
+DATA = Path(__file__).resolve().parent / "data"
+
+CHIP_RULE = {
+    "id": "chip-export",
+    "title": "Chip export controls",
+    "severity": "high",
+    "match": {
+        "all": [
+            {"any": ["export control*", "entity list", "licen* requirement*", "出口管制"]},
+            {"any": ["chip*", "semiconductor*", "GPU*", {"actors": ["nvidia"]}]},
+        ],
+        "none": ["potato chip*"],
+    },
+    "slack": ["#export-controls"],
+    "examples": {
+        "match": ["US adds 80 Chinese firms to Entity List over AI chips"],
+        "no_match": ["Snack maker recalls potato chips"],
+    },
+}
+ACTORS = {"actors": {"nvidia": {"name": "Nvidia", "aliases": ["英伟达", "NVIDIA Corp"]}}}
+
+
+def write_rules(folder: Path, rules: Iterable[Mapping] = (CHIP_RULE,), actors: Mapping = ACTORS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "actors.yaml").write_text(yaml.safe_dump(dict(actors), allow_unicode=True), encoding="utf-8")
+    for rule in rules:
+        (folder / f"{rule['id']}.yaml").write_text(
+            yaml.safe_dump(dict(rule), allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
+    return folder
+
+
+def copy_shipped_rules(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in SHIPPED_RULES.glob("*.yaml"):
+        if path.name != "feeds.yaml":
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+def write_feeds(path: Path, feeds: Iterable[Mapping], defaults: Mapping | None = None) -> Path:
+    document: dict = {"feeds": [dict(f) for f in feeds]}
+    if defaults is not None:
+        document["defaults"] = dict(defaults)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def environment(tmp: Path, rules_dir: Path, feeds_file: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "RADAR_DB": f"sqlite:///{tmp / 'radar.db'}",
+        "RADAR_RULES": str(rules_dir),
+        "RADAR_FEEDS": str(feeds_file),
+        "RADAR_FETCH_TIMEOUT": "5",
+    }
+    env.update(extra)
+    return env
+
+
+def run_once(env: Mapping[str, str], *, json_lines: bool = True) -> tuple[CycleReport, list]:
+    """One in-process `radar run --once`; returns the report and what the console printed
+    (parsed JSON lines)."""
+    settings = load_settings(env)
+    config = load_config(settings)
+    stream = io.StringIO()
+    store = Store(settings.db_url)
+    radar = Radar(settings, config, store, build_senders(settings, stream=stream, json_lines=json_lines))
+
+    async def cycle() -> CycleReport:
+        try:
+            return await radar.run_once()
+        finally:
+            await radar.aclose()
+
+    try:
+        report = asyncio.run(cycle())
+    finally:
+        store.close()
+    text = stream.getvalue()
+    printed = [json.loads(line) for line in text.splitlines() if line.strip()] if json_lines else [text]
+    return report, printed
+
+
+def cli(args: list[str], env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` in a subprocess with only these Radar variables set."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RADAR_", "SLACK_", "TELEGRAM_"))}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )

@@ -1,0 +1,132 @@
+"""`radar run --once` end to end over real sockets: a local feed server, SQLite, the console."""
+
+from __future__ import annotations
+
+import json
+
+from feedserver import now_rfc822, rss, static
+from helpers import cli, environment, run_once, write_feeds, write_rules
+
+EXPORT = "US adds 80 Chinese firms to Entity List over AI chips"
+OTHER = "Local bakery wins regional bread award"
+
+
+def _item(title: str, slug: str, *, age: float = 3600, link: str | None = None) -> dict:
+    return {
+        "title": title,
+        "link": link or f"https://news.example.com/{slug}",
+        "guid": f"https://news.example.com/{slug}",
+        "pubDate": now_rfc822(-age),
+        "description": f"{title}. More details inside.",
+    }
+
+
+def test_new_items_alert_once_and_seen_items_never_again(tmp_path, feed_server):
+    url = feed_server.set("/wire.xml", static(rss([_item(EXPORT, "a"), _item(OTHER, "b")])))
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url, "name": "Wire", "baseline": False}])
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+
+    report, printed = run_once(env)
+    assert [p["title"] for p in printed] == [EXPORT]
+    assert printed[0]["outlet"] == "Wire"
+    assert printed[0]["rules"][0]["id"] == "chip-export"
+    assert set(printed[0]["rules"][0]["matched"]) >= {"Entity List", "chips"}
+    assert report.polls[0].new == 2
+
+    report, printed = run_once(env)
+    assert printed == []
+    assert report.polls[0].new == 0
+
+
+def test_first_poll_records_the_backlog_without_alerting(tmp_path, feed_server):
+    items = [_item(EXPORT, "old-1"), _item("Japan tightens export controls on chipmaking tools", "old-2")]
+    route = static(rss(items))
+    url = feed_server.set("/feed.xml", route)
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url}])
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+
+    report, printed = run_once(env)
+    assert printed == []
+    assert report.polls[0].recorded == 2
+
+    fresh = _item("Netherlands publishes chipmaking tool export controls", "fresh")
+    feed_server.set("/feed.xml", static(rss([fresh, *items])))
+    _, printed = run_once(env)
+    assert [p["title"] for p in printed] == [fresh["title"]]
+
+
+def test_a_second_feed_reposting_the_same_link_does_not_alert_again(tmp_path, feed_server):
+    original = _item(EXPORT, "entity-list")
+    repost = dict(original, guid="aggregator-123", link=original["link"] + "?utm_source=rss&utm_medium=feed#top")
+    first = feed_server.set("/first.xml", static(rss([original])))
+    second = feed_server.set("/second.xml", static(rss([repost], title="Aggregator")))
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml", [{"url": first}, {"url": second}], defaults={"baseline": False}
+    )
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+
+    _, printed = run_once(env)
+    assert [p["title"] for p in printed] == [EXPORT]
+
+
+def test_items_older_than_max_age_never_alert(tmp_path, feed_server):
+    stale = _item(EXPORT, "stale", age=10 * 86400)
+    url = feed_server.set("/feed.xml", static(rss([stale])))
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url, "max_age": "3d", "baseline": False}])
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+    report, printed = run_once(env)
+    assert printed == []
+    assert report.polls[0].recorded == 1
+
+
+def test_an_unreachable_feed_is_reported_and_the_others_still_alert(tmp_path, feed_server):
+    good = feed_server.set("/good.xml", static(rss([_item(EXPORT, "good")])))
+    dead = "http://127.0.0.1:9/nothing-listens-here.xml"
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": dead}, {"url": good}], defaults={"baseline": False})
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+
+    report, printed = run_once(env)
+    assert [p["title"] for p in printed] == [EXPORT]
+    [error] = report.errors
+    assert error.url == dead
+    assert "connect" in error.error
+
+    status = cli(["status"], env)
+    assert status.returncode == 0, status.stderr
+    assert "nothing-listens-here" in status.stdout
+    assert "cannot connect" in status.stdout
+    assert "consecutive failures: 1" in status.stdout
+
+
+def test_radar_run_once_as_a_subprocess(tmp_path, feed_server):
+    url = feed_server.set("/wire.xml", static(rss([_item(EXPORT, "a"), _item(OTHER, "b")])))
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url, "name": "Wire", "baseline": False}])
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+
+    result = cli(["run", "--once"], env)
+    assert result.returncode == 0, result.stderr
+    assert EXPORT in result.stdout
+    assert "Chip export controls" in result.stdout
+    assert OTHER not in result.stdout
+    assert "1 alert" in result.stderr
+
+    result = cli(["run", "--once", "--json"], env)
+    assert result.returncode == 0
+    assert result.stdout.strip() == ""
+
+    feed_server.set("/wire.xml", static(rss([_item("China adds export controls on gallium for chips", "c")])))
+    result = cli(["run", "--once", "--json"], env)
+    [line] = result.stdout.splitlines()
+    assert json.loads(line)["title"] == "China adds export controls on gallium for chips"
+
+
+def test_configuration_errors_exit_2_naming_file_and_line(tmp_path):
+    rules = write_rules(tmp_path / "rules")
+    (rules / "broken.yaml").write_text("id: broken\ntitle: Broken\nmtach:\n  any: [chips]\n", encoding="utf-8")
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": "examples/feeds/wire.xml"}])
+    env = environment(tmp_path, rules, feeds)
+    result = cli(["run", "--once"], env)
+    assert result.returncode == 2
+    assert "broken.yaml:3" in result.stderr
+    assert "unknown key 'mtach'" in result.stderr
+    assert "did you mean 'match'" in result.stderr
