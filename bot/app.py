@@ -51,9 +51,11 @@ def build_senders(
 
         senders["slack"] = SlackSender(settings.slack_token, settings.slack_api_url)
     if settings.telegram_token:
-        from bot.deliver.telegram import TelegramSender
+        from bot.deliver.telegram import TelegramApi, TelegramSender
 
-        senders["telegram"] = TelegramSender(settings.telegram_token, settings.telegram_api_url)
+        senders["telegram"] = TelegramSender(
+            TelegramApi(settings.telegram_token, settings.telegram_api_url)
+        )
     return senders
 
 
@@ -110,10 +112,14 @@ class Radar:
         self.pipeline = Pipeline(store, config.ruleset, settings, clock=clock, rng=rng)
         self.outbox = OutboxWorker(store, config.ruleset, senders, clock=clock)
         self.commands = None
-        if settings.telegram_token:
-            from bot.deliver.telegram import TelegramCommands
+        telegram = senders.get("telegram")
+        if telegram is not None:
+            from bot.deliver.telegram import TelegramCommands, TelegramSender
 
-            self.commands = TelegramCommands(settings, store, config.ruleset, clock=clock)
+            assert isinstance(telegram, TelegramSender)
+            self.commands = TelegramCommands(
+                telegram.api, settings, store, config.ruleset, clock=clock
+            )
 
     async def poll_all(self, fetcher: Fetcher) -> list[PollReport]:
         states = await asyncio.to_thread(self.store.feed_states)
@@ -149,5 +155,3 @@ class Radar:
             close = getattr(sender, "aclose", None)
             if close is not None:
                 await close()
-        if self.commands is not None:
-            await self.commands.aclose()

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-_TAG = re.compile(r"<[^>]{0,2000}>")
+_TAG = re.compile(r"<!--.*?-->|</?[a-zA-Z][^<>]{0,2000}>", re.S)
 _SPACE = re.compile(r"\s+")
 _COMBINING_LATIN = re.compile("[\u0300-\u036f]")
 _PUNCT_MAP = str.maketrans(

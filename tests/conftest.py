@@ -1,15 +1,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from feedserver import FeedServer  # noqa: E402
+from feedserver import FeedServer
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import yaml
@@ -42,9 +43,13 @@ CHIP_RULE = {
 ACTORS = {"actors": {"nvidia": {"name": "Nvidia", "aliases": ["英伟达", "NVIDIA Corp"]}}}
 
 
-def write_rules(folder: Path, rules: Iterable[Mapping] = (CHIP_RULE,), actors: Mapping = ACTORS) -> Path:
+def write_rules(
+    folder: Path, rules: Iterable[Mapping] = (CHIP_RULE,), actors: Mapping = ACTORS
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "actors.yaml").write_text(yaml.safe_dump(dict(actors), allow_unicode=True), encoding="utf-8")
+    (folder / "actors.yaml").write_text(
+        yaml.safe_dump(dict(actors), allow_unicode=True), encoding="utf-8"
+    )
     for rule in rules:
         (folder / f"{rule['id']}.yaml").write_text(
             yaml.safe_dump(dict(rule), allow_unicode=True, sort_keys=False), encoding="utf-8"
@@ -79,14 +84,17 @@ def environment(tmp: Path, rules_dir: Path, feeds_file: Path, **extra: str) -> d
     return env
 
 
-def run_once(env: Mapping[str, str], *, json_lines: bool = True) -> tuple[CycleReport, list]:
+def run_once(
+    env: Mapping[str, str], *, json_lines: bool = True, clock: Callable[[], float] = time.time
+) -> tuple[CycleReport, list]:
     """One in-process `radar run --once`; returns the report and what the console printed
     (parsed JSON lines)."""
     settings = load_settings(env)
     config = load_config(settings)
     stream = io.StringIO()
     store = Store(settings.db_url)
-    radar = Radar(settings, config, store, build_senders(settings, stream=stream, json_lines=json_lines))
+    senders = build_senders(settings, stream=stream, json_lines=json_lines)
+    radar = Radar(settings, config, store, senders, clock=clock)
 
     async def cycle() -> CycleReport:
         try:
@@ -99,13 +107,19 @@ def run_once(env: Mapping[str, str], *, json_lines: bool = True) -> tuple[CycleR
     finally:
         store.close()
     text = stream.getvalue()
-    printed = [json.loads(line) for line in text.splitlines() if line.strip()] if json_lines else [text]
+    printed = (
+        [json.loads(line) for line in text.splitlines() if line.strip()] if json_lines else [text]
+    )
     return report, printed
 
 
-def cli(args: list[str], env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    args: list[str], env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """`python -m bot ARGS` in a subprocess with only these Radar variables set."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RADAR_", "SLACK_", "TELEGRAM_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RADAR_", "SLACK_", "TELEGRAM_"))
+    }
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],

@@ -41,7 +41,10 @@ def test_unknown_actor_is_an_error_with_a_suggestion(tmp_path):
     )
     result = cli(["rules", "check"], _env(tmp_path, rules))
     assert result.returncode == 1
-    assert "actor.yaml:5: unknown actor 'nvdia': not defined in actors.yaml (did you mean 'nvidia'?)" in result.stdout
+    assert (
+        "actor.yaml:5: unknown actor 'nvdia': not defined in actors.yaml (did you mean 'nvidia'?)"
+        in result.stdout
+    )
 
 
 def test_rules_check_rejects_a_rule_that_can_never_match(tmp_path):
@@ -56,9 +59,7 @@ def test_rules_check_rejects_a_rule_that_can_never_match(tmp_path):
 
 def test_rules_check_warns_about_subsumed_phrases_and_duplicate_ids(tmp_path):
     rules = write_rules(tmp_path / "rules")
-    (rules / "dupe.yaml").write_text(
-        "id: chip-export\nmatch:\n  any: [chips]\n", encoding="utf-8"
-    )
+    (rules / "dupe.yaml").write_text("id: chip-export\nmatch:\n  any: [chips]\n", encoding="utf-8")
     (rules / "covered.yaml").write_text(
         "id: covered\nmatch:\n  any:\n    - chip*\n    - chips\n", encoding="utf-8"
     )
@@ -106,7 +107,9 @@ def test_rules_explain_names_words_actors_and_failing_groups(tmp_path):
     assert "no    travel-guidance" in result.stdout
     assert "actors found: " in result.stdout and "Nvidia" in result.stdout
 
-    potato = cli(["rules", "explain", "Snack maker recalls potato chips after export controls"], env)
+    potato = cli(
+        ["rules", "explain", "Snack maker recalls potato chips after export controls"], env
+    )
     assert "no    chip-export" in potato.stdout
     assert "none: 'potato chip*' found" in potato.stdout
 
@@ -121,4 +124,6 @@ def test_rules_schema_is_the_committed_schema(tmp_path):
     assert generated["properties"]["severity"]["enum"] == ["low", "medium", "high"]
     for path in (ROOT / "rules").glob("*.yaml"):
         if path.name not in ("feeds.yaml", "actors.yaml"):
-            assert path.read_text(encoding="utf-8").startswith("# yaml-language-server: $schema=schema.json")
+            assert path.read_text(encoding="utf-8").startswith(
+                "# yaml-language-server: $schema=schema.json"
+            )

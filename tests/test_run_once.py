@@ -39,7 +39,10 @@ def test_new_items_alert_once_and_seen_items_never_again(tmp_path, feed_server):
 
 
 def test_first_poll_records_the_backlog_without_alerting(tmp_path, feed_server):
-    items = [_item(EXPORT, "old-1"), _item("Japan tightens export controls on chipmaking tools", "old-2")]
+    items = [
+        _item(EXPORT, "old-1"),
+        _item("Japan tightens export controls on chipmaking tools", "old-2"),
+    ]
     route = static(rss(items))
     url = feed_server.set("/feed.xml", route)
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url}])
@@ -57,7 +60,11 @@ def test_first_poll_records_the_backlog_without_alerting(tmp_path, feed_server):
 
 def test_a_second_feed_reposting_the_same_link_does_not_alert_again(tmp_path, feed_server):
     original = _item(EXPORT, "entity-list")
-    repost = dict(original, guid="aggregator-123", link=original["link"] + "?utm_source=rss&utm_medium=feed#top")
+    repost = dict(
+        original,
+        guid="aggregator-123",
+        link=original["link"] + "?utm_source=rss&utm_medium=feed#top",
+    )
     first = feed_server.set("/first.xml", static(rss([original])))
     second = feed_server.set("/second.xml", static(rss([repost], title="Aggregator")))
     feeds = write_feeds(
@@ -82,7 +89,9 @@ def test_items_older_than_max_age_never_alert(tmp_path, feed_server):
 def test_an_unreachable_feed_is_reported_and_the_others_still_alert(tmp_path, feed_server):
     good = feed_server.set("/good.xml", static(rss([_item(EXPORT, "good")])))
     dead = "http://127.0.0.1:9/nothing-listens-here.xml"
-    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": dead}, {"url": good}], defaults={"baseline": False})
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml", [{"url": dead}, {"url": good}], defaults={"baseline": False}
+    )
     env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
 
     report, printed = run_once(env)
@@ -114,7 +123,9 @@ def test_radar_run_once_as_a_subprocess(tmp_path, feed_server):
     assert result.returncode == 0
     assert result.stdout.strip() == ""
 
-    feed_server.set("/wire.xml", static(rss([_item("China adds export controls on gallium for chips", "c")])))
+    feed_server.set(
+        "/wire.xml", static(rss([_item("China adds export controls on gallium for chips", "c")]))
+    )
     result = cli(["run", "--once", "--json"], env)
     [line] = result.stdout.splitlines()
     assert json.loads(line)["title"] == "China adds export controls on gallium for chips"
@@ -122,7 +133,9 @@ def test_radar_run_once_as_a_subprocess(tmp_path, feed_server):
 
 def test_configuration_errors_exit_2_naming_file_and_line(tmp_path):
     rules = write_rules(tmp_path / "rules")
-    (rules / "broken.yaml").write_text("id: broken\ntitle: Broken\nmtach:\n  any: [chips]\n", encoding="utf-8")
+    (rules / "broken.yaml").write_text(
+        "id: broken\ntitle: Broken\nmtach:\n  any: [chips]\n", encoding="utf-8"
+    )
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": "examples/feeds/wire.xml"}])
     env = environment(tmp_path, rules, feeds)
     result = cli(["run", "--once"], env)

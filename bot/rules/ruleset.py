@@ -201,7 +201,9 @@ def _near_failure(node: NearNode, ctx: _Context) -> str:
         if events:
             found.append(f"element {index + 1} ({', '.join(dict.fromkeys(texts))})")
         else:
-            missing.append(f"element {index + 1}: none of [{_alternatives([m.describe() for m in element], ', ')}] found")
+            missing.append(
+                f"element {index + 1}: none of [{_alternatives([m.describe() for m in element], ', ')}] found"
+            )
     if missing:
         return "; ".join(missing)
     return f"{' and '.join(found)} found, but not within {node.within} words of each other in one field"

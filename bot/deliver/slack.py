@@ -1,0 +1,93 @@
+"""Slack delivery through slack-sdk: Block Kit messages, thread replies for follow-ups,
+about one message per second per channel, Retry-After obeyed, permanent errors recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.deliver.outbox import Failed, Retry, SendResult, Sent
+from bot.deliver.ratelimit import RateLimiter
+from bot.deliver.route import target_of
+from bot.format import AlertView, slack_message
+from bot.logs import redact
+
+log = logging.getLogger(__name__)
+
+CHANNEL_SPACING = 1.1
+PERMANENT = {
+    "channel_not_found": "the channel does not exist (or the bot cannot see it)",
+    "not_in_channel": "the bot is not a member of the channel: invite it",
+    "is_archived": "the channel is archived",
+    "invalid_auth": "SLACK_BOT_TOKEN is not valid",
+    "not_authed": "no SLACK_BOT_TOKEN was sent",
+    "account_inactive": "the bot's account or token was deactivated",
+    "token_revoked": "SLACK_BOT_TOKEN was revoked",
+    "missing_scope": "the token lacks the chat:write scope",
+    "restricted_action": "the workspace does not allow the bot to post there",
+    "msg_too_long": "the message is too long",
+    "invalid_blocks": "Slack rejected the message blocks",
+}
+
+
+def _ref(channel_id: str, ts: str) -> str:
+    return f"{channel_id}/{ts}"
+
+
+class SlackSender:
+    def __init__(self, token: str, base_url: str, *, limiter: RateLimiter | None = None) -> None:
+        if not base_url.endswith("/"):
+            base_url += "/"
+        self.client = WebClient(token=token, base_url=base_url, timeout=20)
+        self.client.retry_handlers = []  # retries are the outbox's job
+        self.limiter = limiter or RateLimiter()
+
+    async def wait_turn(self, destination: str) -> None:
+        await self.limiter.wait([(f"slack:{target_of(destination)}", CHANNEL_SPACING)])
+
+    async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
+        channel = target_of(destination)
+        text, blocks = slack_message(view)
+        thread_ts = None
+        if parent_ref:
+            channel_id, _, thread_ts = parent_ref.partition("/")
+            channel = channel_id or channel
+        try:
+            response = await asyncio.to_thread(
+                self.client.chat_postMessage,
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            return self._failure(destination, exc)
+        except Exception as exc:  # network trouble: urllib errors, timeouts, resets
+            return Retry(redact(f"cannot reach Slack: {type(exc).__name__}: {exc}"))
+        return Sent(_ref(str(response.get("channel") or channel), str(response["ts"])))
+
+    def _failure(self, destination: str, exc: SlackApiError) -> SendResult:
+        response = exc.response
+        error = str(response.get("error") or "unknown_error")
+        if response.status_code == 429 or error == "ratelimited":
+            header = (
+                response.headers.get("Retry-After") or response.headers.get("retry-after") or "1"
+            )
+            seconds = float(header) if str(header).replace(".", "", 1).isdigit() else 1.0
+            self.limiter.pause(f"slack:{target_of(destination)}", seconds)
+            return Retry(f"Slack rate limit: retry after {seconds:g}s", after=seconds)
+        if error in PERMANENT:
+            return Failed(f"Slack {error}: {PERMANENT[error]} ({target_of(destination)})")
+        if response.status_code >= 500 or error in (
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+        ):
+            return Retry(f"Slack {error} (HTTP {response.status_code})")
+        return Failed(redact(f"Slack {error} (HTTP {response.status_code})"))

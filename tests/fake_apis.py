@@ -1,0 +1,515 @@
+"""Fake Slack Web API and Telegram Bot API servers on 127.0.0.1, driven by the real clients.
+
+Both record every request, enforce the services' rate limits (answering 429 like the real
+ones), and can be told to fail: outages (5xx or hanging), 429 with Retry-After, and the
+permanent errors (unknown channel, bot blocked, chat migrated, bad markup).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+TELEGRAM_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "tg-spoiler",
+    "blockquote",
+    "span",
+}
+JSON_FIELDS = {
+    "chat_id", "reply_markup", "reply_parameters", "link_preview_options", "offset", "timeout",
+    "limit", "allowed_updates", "disable_notification", "message_id", "user_id",
+}  # fmt: skip
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        kind = self.headers.get("Content-Type", "")
+        params: dict[str, Any] = {}
+        if "json" in kind and raw:
+            params = json.loads(raw)
+        elif raw:
+            for key, values in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items():
+                value: Any = values[-1]
+                if key in JSON_FIELDS:
+                    with contextlib.suppress(ValueError):
+                        value = json.loads(value)
+                params[key] = value
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, body, extra = self.server.api.dispatch(self.path, params, headers)
+        if status == 0:  # hang up without answering (a timeout, from the client's side)
+            self.close_connection = True
+            return
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    do_GET = do_POST
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    api: FakeApi
+
+
+class FakeApi:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.calls: list[Call] = []
+        self.rate_limited = 0
+        self.down_until = 0.0
+        self.down_mode = (
+            "error"  # "error" (HTTP 503) or "hang" (no answer until the client gives up)
+        )
+        self.hang_seconds = 30.0
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.api = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def outage(self, seconds: float, mode: str = "error") -> None:
+        with self.lock:
+            self.down_until = time.monotonic() + seconds
+            self.down_mode = mode
+
+    def _record(
+        self, method: str, params: dict[str, Any], status: int, headers: dict[str, str]
+    ) -> Call:
+        call = Call(method, params, time.monotonic(), status, headers)
+        with self.lock:
+            self.calls.append(call)
+        return call
+
+    def dispatch(
+        self, path: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        raise NotImplementedError
+
+
+class FakeTelegram(FakeApi):
+    """Bot API at `/bot<token>/<method>`: getMe, sendMessage, getUpdates, getChatMember,
+    answerCallbackQuery, editMessageReplyMarkup."""
+
+    def __init__(self, token: str = "123456:TEST-token-abcdef") -> None:
+        super().__init__()
+        self.token = token
+        self.updates: deque[dict[str, Any]] = deque()
+        self.next_update = 1
+        self.admins: dict[int, set[int]] = {}
+        self.blocked: set[int] = set()
+        self.migrated: dict[int, int] = {}
+        self.flood: dict[int, float] = {}  # chat id -> retry_after to answer once
+        self.sent: list[dict[str, Any]] = []
+        self._message_id = 1000
+        self._sends: deque[float] = deque()
+        self._chat_sends: dict[int, float] = {}
+        self._group_sends: dict[int, deque[float]] = {}
+        self.enforce = True
+        self.tolerance = 0.01
+        self.updates_ready = threading.Condition(self.lock)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/bot"
+
+    def add_update(self, payload: dict[str, Any]) -> int:
+        with self.lock:
+            update_id = self.next_update
+            self.next_update += 1
+            self.updates.append({"update_id": update_id, **payload})
+            self.updates_ready.notify_all()
+            return update_id
+
+    def command(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int = 7,
+        chat_type: str | None = None,
+        title: str | None = None,
+    ) -> int:
+        kind = chat_type or ("private" if chat_id > 0 else "group")
+        chat: dict[str, Any] = {"id": chat_id, "type": kind}
+        if kind != "private":
+            chat["title"] = title or f"Group {chat_id}"
+        entities = (
+            [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            if text.startswith("/")
+            else []
+        )
+        return self.add_update(
+            {
+                "message": {
+                    "message_id": self._new_message_id(),
+                    "date": int(time.time()),
+                    "chat": chat,
+                    "from": {"id": user_id, "is_bot": False, "first_name": "Tester"},
+                    "text": text,
+                    "entities": entities,
+                }
+            }
+        )
+
+    def press(self, chat_id: int, message_id: int, data: str, *, user_id: int = 7) -> int:
+        kind = "private" if chat_id > 0 else "group"
+        return self.add_update(
+            {
+                "callback_query": {
+                    "id": f"cb{self.next_update}",
+                    "from": {"id": user_id, "is_bot": False, "first_name": "Tester"},
+                    "chat_instance": "ci",
+                    "data": data,
+                    "message": {
+                        "message_id": message_id,
+                        "date": int(time.time()),
+                        "chat": {
+                            "id": chat_id,
+                            "type": kind,
+                            **({"title": "G"} if kind != "private" else {}),
+                        },
+                        "text": "Topics",
+                    },
+                }
+            }
+        )
+
+    def _new_message_id(self) -> int:
+        with self.lock:
+            self._message_id += 1
+            return self._message_id
+
+    def messages_to(self, chat_id: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [m for m in self.sent if m["chat_id"] == chat_id]
+
+    def _error(
+        self, code: int, description: str, **parameters: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+        if parameters:
+            body["parameters"] = parameters
+        return code, body, {}
+
+    def dispatch(
+        self, path: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        prefix = f"/bot{self.token}/"
+        if not path.startswith(prefix):
+            self._record(path, params, 401, headers)
+            return self._error(401, "Unauthorized")
+        method = path[len(prefix) :]
+        with self.lock:
+            down = time.monotonic() < self.down_until
+            mode = self.down_mode
+        if down and method != "getUpdates":
+            self._record(method, params, 503 if mode == "error" else 0, headers)
+            if mode == "hang":
+                time.sleep(self.hang_seconds)
+                return 0, None, {}
+            return self._error(503, "Service Unavailable")
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            self._record(method, params, 404, headers)
+            return self._error(404, "Not Found: method not found")
+        status, body, extra = handler(params)
+        self._record(method, params, status, headers)
+        return status, body, extra
+
+    def _ok(self, result: Any) -> tuple[int, Any, dict[str, str]]:
+        return 200, {"ok": True, "result": result}, {}
+
+    def _m_getMe(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        return self._ok(
+            {"id": 4242, "is_bot": True, "first_name": "Radar", "username": "RadarTestBot"}
+        )
+
+    def _m_deleteWebhook(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        return self._ok(True)
+
+    def _m_getUpdates(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + min(timeout, 5.0)
+        with self.lock:
+            while True:
+                while self.updates and self.updates[0]["update_id"] < offset:
+                    self.updates.popleft()
+                pending = [u for u in self.updates if u["update_id"] >= offset]
+                remaining = deadline - time.monotonic()
+                if pending or remaining <= 0:
+                    return self._ok(pending)
+                self.updates_ready.wait(remaining)
+
+    def _m_getChatMember(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        user = {"id": user_id, "is_bot": False, "first_name": "Tester"}
+        if user_id in self.admins.get(chat_id, set()):
+            rights = dict.fromkeys(
+                [
+                    "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                    "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                    "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                    "can_delete_stories",
+                ],
+                False,
+            )  # fmt: skip
+            return self._ok({"status": "administrator", "user": user, **rights})
+        return self._ok({"status": "member", "user": user})
+
+    def _m_answerCallbackQuery(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        return self._ok(True)
+
+    def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        return self._ok(True)
+
+    def _m_sendMessage(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        chat_id = int(params["chat_id"])
+        text = str(params.get("text", ""))
+        now = time.monotonic()
+        with self.lock:
+            if chat_id in self.blocked:
+                return self._error(403, "Forbidden: bot was blocked by the user")
+            if chat_id in self.migrated:
+                return self._error(
+                    400,
+                    "Bad Request: group chat was upgraded to a supergroup chat",
+                    migrate_to_chat_id=self.migrated[chat_id],
+                )
+            if chat_id in self.flood:
+                retry = self.flood.pop(chat_id)
+                return self._error(
+                    429, f"Too Many Requests: retry after {retry:g}", retry_after=retry
+                )
+            if self.enforce and (retry := self._limit(chat_id, now)) is not None:
+                self.rate_limited += 1
+                return self._error(
+                    429, f"Too Many Requests: retry after {retry}", retry_after=retry
+                )
+            if len(text) > 4096:
+                return self._error(400, "Bad Request: message is too long")
+            if params.get("parse_mode") == "HTML" and (problem := _html_problem(text)):
+                return self._error(400, f"Bad Request: can't parse entities: {problem}")
+            self._sends.append(now)
+            self._chat_sends[chat_id] = now
+            if chat_id < 0:
+                self._group_sends.setdefault(chat_id, deque()).append(now)
+            message_id = self._message_id = self._message_id + 1
+            record = {"chat_id": chat_id, "message_id": message_id, "at": now, **params}
+            self.sent.append(record)
+        kind = "private" if chat_id > 0 else "group"
+        return self._ok(
+            {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {
+                    "id": chat_id,
+                    "type": kind,
+                    **({"title": "G"} if kind != "private" else {}),
+                },
+                "text": text,
+            }
+        )
+
+    def _limit(self, chat_id: int, now: float) -> int | None:
+        """Seconds to wait, when this send would break a limit (30/s, 1/s per chat, 20/min per group)."""
+        while self._sends and now - self._sends[0] >= 1.0:
+            self._sends.popleft()
+        if len(self._sends) >= 30:
+            return 1
+        last = self._chat_sends.get(chat_id)
+        if last is not None and now - last < 1.0 - self.tolerance:
+            return 1
+        if chat_id < 0:
+            window = self._group_sends.setdefault(chat_id, deque())
+            while window and now - window[0] >= 60.0:
+                window.popleft()
+            if len(window) >= 20:
+                return max(1, int(60 - (now - window[0])) + 1)
+        return None
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.problem: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in TELEGRAM_TAGS:
+            self.problem = self.problem or f'unsupported start tag "{tag}"'
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.problem = self.problem or f'unexpected end tag "{tag}"'
+        else:
+            self.stack.pop()
+
+
+_ALLOWED_TAG = re.compile(r"</?(?:" + "|".join(sorted(TELEGRAM_TAGS)) + r")(?:\s[^<>]*)?>")
+_BARE_AMPERSAND = re.compile(r"&(?![a-zA-Z]+;|#\d+;|#x[0-9a-fA-F]+;)")
+
+
+def _html_problem(text: str) -> str | None:
+    """What Telegram's HTML parse mode would reject: unknown or unbalanced tags, bare < > &."""
+    checker = _TagChecker()
+    checker.feed(text)
+    checker.close()
+    if checker.problem:
+        return checker.problem
+    if checker.stack:
+        return f'unclosed tag "{checker.stack[-1]}"'
+    outside = _ALLOWED_TAG.sub("", text)
+    if "<" in outside or ">" in outside:
+        return "unescaped < or >"
+    if _BARE_AMPERSAND.search(outside):
+        return "unescaped &"
+    return None
+
+
+class FakeSlack(FakeApi):
+    """Web API at `/api/<method>`: chat.postMessage with channels by name or id."""
+
+    def __init__(self, token: str = "xoxb-test-token-123456") -> None:
+        super().__init__()
+        self.token = token
+        self.channels: dict[str, str] = {}  # name -> id
+        self.not_member: set[str] = set()
+        self.posted: list[dict[str, Any]] = []
+        self._last: dict[str, float] = {}
+        self.retry_after = 1
+        self.enforce = True
+        self.tolerance = 0.01
+        self._ts = 1_700_000_000.0
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def add_channel(self, name: str) -> str:
+        channel_id = f"C{len(self.channels) + 100:07d}"
+        self.channels[name.lstrip("#")] = channel_id
+        return channel_id
+
+    def in_channel(self, name: str) -> list[dict[str, Any]]:
+        channel_id = self.channels[name.lstrip("#")]
+        with self.lock:
+            return [p for p in self.posted if p["channel_id"] == channel_id]
+
+    def dispatch(
+        self, path: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        method = path.removeprefix("/api/")
+        if headers.get("authorization") != f"Bearer {self.token}":
+            self._record(method, params, 200, headers)
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        with self.lock:
+            down = time.monotonic() < self.down_until
+            mode = self.down_mode
+        if down:
+            self._record(method, params, 503 if mode == "error" else 0, headers)
+            if mode == "hang":
+                time.sleep(self.hang_seconds)
+                return 0, None, {}
+            return 503, {"ok": False, "error": "service_unavailable"}, {}
+        if method != "chat.postMessage":
+            self._record(method, params, 200, headers)
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        status, body, extra = self._post(params)
+        self._record(method, params, status, headers)
+        return status, body, extra
+
+    def _resolve(self, channel: str) -> str | None:
+        if channel in self.channels.values():
+            return channel
+        return self.channels.get(channel.lstrip("#"))
+
+    def _post(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        channel_id = self._resolve(str(params.get("channel", "")))
+        if channel_id is None:
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
+        if channel_id in {self.channels.get(n.lstrip("#")) for n in self.not_member}:
+            return 200, {"ok": False, "error": "not_in_channel"}, {}
+        now = time.monotonic()
+        with self.lock:
+            last = self._last.get(channel_id)
+            if self.enforce and last is not None and now - last < 1.0 - self.tolerance:
+                self.rate_limited += 1
+                return (
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(self.retry_after)},
+                )
+            self._last[channel_id] = now
+            self._ts += 1.0
+            ts = f"{self._ts:.6f}"
+            self.posted.append({"channel_id": channel_id, "ts": ts, "at": now, **params})
+        return (
+            200,
+            {
+                "ok": True,
+                "channel": channel_id,
+                "ts": ts,
+                "message": {"text": params.get("text"), "ts": ts},
+            },
+            {},
+        )
