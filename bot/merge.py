@@ -1,14 +1,18 @@
 """Story merging: does a new item tell a story Radar already alerted on?
 
 Pure functions only. `features` reduces an item to what merging compares (a normalised title,
-content words, actors, numbers, product codes, index keys); `decide_story` compares those
-with the candidate stories the storage index found and returns the story to join (or none),
-with the score and the evidence, so every merge can be explained later.
+content words, actors, numbers, dates, product codes); `index_keys` says under which keys the
+storage index files a story; `decide_story` compares an item with the candidate stories the
+index found and returns the story to join (or none), with the score and the evidence, so every
+merge can be explained later.
 
-Layers, cheapest first: the same normalised title; then fuzzy similarity of titles and
-summaries (rapidfuzz), strengthened by shared actors, numbers and product codes and weakened
-by contradicting ones. Items in Chinese, Japanese or Korean are compared with items in other
-scripts by evidence alone: actors and numbers must agree.
+Layers, cheapest first (GUIDs and canonical links are handled before merging, in
+`bot.decide`): the same normalised title; then fuzzy similarity of titles and summaries
+(rapidfuzz), strengthened by what the two share that matters (actors, numbers, dates, product
+codes such as H20) and weakened by what contradicts (different numbers in the titles, different
+companies or people). Items in another script (Chinese, Japanese, Korean against Latin) are
+compared by evidence alone, against everything the story has gathered: its actors, numbers
+and dates must agree. An item only joins a story that matched one of its rules.
 """
 
 from __future__ import annotations
@@ -22,11 +26,53 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from bot.models import Item
-from bot.text import has_cjk, is_cjk_char, tokenize
+from bot.text import clean, has_cjk, is_cjk_char, tokenize
 
 DEFAULT_WINDOW = 4 * 86400.0
-THRESHOLD = 62.0
+THRESHOLD = 35.0
 
+# How much a shared actor counts, by kind; countries and big agencies are in many stories.
+KIND_WEIGHT = {
+    "country": 5.0,
+    "region": 5.0,
+    "agency": 15.0,
+    "organisation": 15.0,
+    "material": 15.0,
+}
+STRONG_WEIGHT = 30.0  # companies, people, places, events
+NUMBER_WEIGHT = 15.0
+SMALL_NUMBER_WEIGHT = 6.0
+CODE_WEIGHT = 25.0
+DATE_WEIGHT = 25.0
+EVIDENCE_CAP = 60.0
+# Items of one story arrive in bursts: being hours apart counts for something.
+CLOSE_IN_TIME = ((6 * 3600.0, 20.0), (24 * 3600.0, 10.0))
+TITLE_NUMBER_CONFLICT = 30.0
+ACTOR_CONFLICT = 10.0
+DIRECTION_CONFLICT = 100.0  # a veto
+
+# A restriction imposed and one lifted are different stories, however alike their words: a
+# title lifts when a lifting verb comes within a few words of a restriction, and imposes when
+# it has an imposing verb.
+RESTRICTIONS = frozenset(
+    """ban bans curb curbs restriction restrictions control controls rule rules limit limits
+    licence licences license licenses requirement requirements embargo blacklist sanctions
+    controls listing listings shipments sales exports
+    禁令 管制 限制 许可 禁止 规则 規則 制裁""".split()  # noqa: SIM905
+)
+IMPOSING = frozenset(
+    """ban bans banned bar bars barred block blocks blocked restrict restricts restricted
+    restricting tighten tightens tightened impose imposes imposed blacklist blacklisted require
+    requires requiring mandate expand expands expanded widen widens widened interdit
+    禁止 收紧 加强 不予 需申请 须获得 列入""".split()  # noqa: SIM905
+)
+LIFTING = frozenset(
+    """lift lifts lifted lifting ease eases eased easing loosen loosens loosened relax relaxes
+    relaxed suspend suspends suspended pause pauses paused scrap scraps scrapped drop drops
+    dropped rescind rescinds rescinded revoke revoked remove removes removed reverse reverses
+    reversed end ends ended grant grants granted clear clears cleared approve approves approved
+    resume resumes resumed 暂停 撤销 撤 解除 取消 放宽 移出 批准 恢复""".split()  # noqa: SIM905
+)
 _PREFIX_WORDS = frozenset(
     {"update", "updated", "exclusive", "breaking", "corrected", "refile", "analysis", "factbox",
      "explainer", "urgent", "live", "video", "watch", "insight", "wrapup"}
@@ -40,20 +86,68 @@ STOPWORDS = frozenset(
     des du de et en un une est pour sur dans au aux par avec qui que der die das und den dem ein
     eine im zu mit von fur auf ist nicht sich bei""".split()  # noqa: SIM905
 )
+NUMBER_WORDS = {
+    "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
+    "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
+    "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
+    "eighty": "80", "ninety": "90", "hundred": "100",
+}  # fmt: skip
+# News paraphrases that mean the same for telling stories apart.
+SYNONYMS = {
+    word: canonical
+    for canonical, words in {
+        "us": "us usa america american americans washington",
+        "china": "china chinese beijing prc",
+        "exec": "founder founders executive executives boss bosses chief chiefs ceo ceos manager "
+        "managers leader leaders entrepreneur entrepreneurs dealmaker banker",
+        "travel": "travel travels trip trips visit visits visiting fly flights",
+        "restrict": "curb curbs restriction restrictions restrict restricts control controls limit "
+        "limits cap caps",
+        "chip": "chip chips semiconductor semiconductors chipmaker chipmakers",
+        "list": "blacklist blacklisted listing listings",
+        "declaration": "declaration statement text pledge pledges communique",
+        "summit": "summit gathering",
+        "sign": "sign signs signed signature signatures endorse endorsed endorses backs",
+        "licence": "licence licences license licenses licensing permit permits",
+        "ban": "ban bans banned block blocks blocked embargo",
+    }.items()
+    for word in words.split()
+}
+# Words every story of a topic shares: they say what a story is about, not which one it is.
+GENERIC = frozenset(
+    """us china exec travel restrict chip list declaration summit sign licence ban ai export
+    exports exporting import imports rule rules new government ministry department commerce
+    official officials company companies firm firms global international artificial
+    intelligence technology advanced""".split()  # noqa: SIM905
+)
 _YEAR = re.compile(r"^(19[5-9]\d|20[0-4]\d)$")
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")
 _CODE = re.compile(r"^(?=.*\d)(?=.*[a-z])[a-z0-9]{2,12}$")
 _SUFFIX_SEPARATORS = (" | ", " - ", " — ", " – ", " :: ")
 
-# Actor kinds that many unrelated stories share carry little evidence.
-KIND_WEIGHT = {
-    "country": 0.2,
-    "region": 0.2,
-    "organisation": 0.6,
-    "agency": 0.5,
-    "material": 0.6,
-    "event": 0.6,
-}
+_MONTHS = {
+    "jan": 1, "january": 1, "janvier": 1, "januar": 1,
+    "feb": 2, "february": 2, "fevrier": 2, "février": 2, "februar": 2,
+    "mar": 3, "march": 3, "mars": 3, "marz": 3, "märz": 3,
+    "apr": 4, "april": 4, "avril": 4,
+    "may": 5, "mai": 5,
+    "jun": 6, "june": 6, "juin": 6, "juni": 6,
+    "jul": 7, "july": 7, "juillet": 7, "juli": 7,
+    "aug": 8, "august": 8, "aout": 8, "août": 8,
+    "sep": 9, "sept": 9, "september": 9, "septembre": 9,
+    "oct": 10, "october": 10, "octobre": 10, "oktober": 10,
+    "nov": 11, "november": 11, "novembre": 11,
+    "dec": 12, "december": 12, "decembre": 12, "décembre": 12, "dezember": 12,
+}  # fmt: skip
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:er|\.)?\s+({_MONTH})\b", re.I)
+_MONTH_DAY = re.compile(
+    rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*(?:%|,\s*\d{{3}}))", re.I
+)
+_MONTH_YEAR = re.compile(rf"\b({_MONTH})\.?\s+((?:19|20)\d\d)\b", re.I)
+_CJK_DAY = re.compile(r"(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]")
+_CJK_MONTH = re.compile(r"((?:19|20)\d\d)\s*[年년]\s*(\d{1,2})\s*[月월]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +161,9 @@ class Features:
     numbers: frozenset[str]
     title_numbers: frozenset[str]
     codes: frozenset[str]
+    dates: frozenset[str]
     cjk: bool
+    rules: frozenset[str] = frozenset()
     outlet: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -79,7 +175,9 @@ class Features:
             "numbers": sorted(self.numbers),
             "title_numbers": sorted(self.title_numbers),
             "codes": sorted(self.codes),
+            "dates": sorted(self.dates),
             "cjk": self.cjk,
+            "rules": sorted(self.rules),
             "outlet": self.outlet,
         }
 
@@ -93,7 +191,9 @@ class Features:
             numbers=frozenset(data["numbers"]),
             title_numbers=frozenset(data["title_numbers"]),
             codes=frozenset(data["codes"]),
+            dates=frozenset(data.get("dates", ())),
             cjk=data["cjk"],
+            rules=frozenset(data.get("rules", ())),
             outlet=data.get("outlet", ""),
         )
 
@@ -108,12 +208,20 @@ def _strip_title(title: str) -> str:
 
 
 def _content_words(tokens: Sequence[str]) -> list[str]:
+    """Words that carry meaning, with news paraphrases and plurals folded together."""
     kept: list[str] = []
     for token in tokens:
-        if is_cjk_char(token[0]) or (
-            token not in STOPWORDS and (len(token) > 1 or token.isdigit())
-        ):
+        if is_cjk_char(token[0]):
             kept.append(token)
+        elif token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
+            word = SYNONYMS.get(token)
+            if word is None:
+                word = (
+                    token[:-1]
+                    if len(token) > 4 and token.endswith("s") and not token.endswith("ss")
+                    else token
+                )
+            kept.append(word)
     return kept
 
 
@@ -122,37 +230,74 @@ def _cjk_bigrams(tokens: Sequence[str]) -> list[str]:
     return [a + b for a, b in itertools.pairwise(chars)]
 
 
-def features(item: Item, actors: frozenset[str] = frozenset()) -> Features:
+def dates_in(text: str) -> set[str]:
+    """Calendar dates a text names: "Sept. 1", "1 September", "9月1日" are all `09-01`;
+    "February 2026" and "2026年2月" are `2026-02`."""
+    found: set[str] = set()
+    for day, month in _DAY_MONTH.findall(text):
+        if 1 <= int(day) <= 31:
+            found.add(f"{_MONTHS[month.lower()]:02d}-{int(day):02d}")
+    for month, day in _MONTH_DAY.findall(text):
+        if 1 <= int(day) <= 31:
+            found.add(f"{_MONTHS[month.lower()]:02d}-{int(day):02d}")
+    for month, year in _MONTH_YEAR.findall(text):
+        found.add(f"{year}-{_MONTHS[month.lower()]:02d}")
+    for month, day in _CJK_DAY.findall(text):
+        if 1 <= int(month) <= 12 and 1 <= int(day) <= 31:
+            found.add(f"{int(month):02d}-{int(day):02d}")
+    for year, month in _CJK_MONTH.findall(text):
+        if 1 <= int(month) <= 12:
+            found.add(f"{year}-{int(month):02d}")
+    return found
+
+
+def _numbers(tokens: Sequence[str]) -> set[str]:
+    found = set()
+    for token in tokens:
+        value = NUMBER_WORDS.get(token, token)
+        if _NUMBER.match(value) and not _YEAR.match(value) and value not in ("0", "1"):
+            found.add(value)
+    return found
+
+
+def features(
+    item: Item, actors: frozenset[str] = frozenset(), rules: Sequence[str] = ()
+) -> Features:
     title_tokens = list(tokenize(_strip_title(item.title)).folded)
     while title_tokens and (
         title_tokens[0] in _PREFIX_WORDS
         or (title_tokens[0].isdigit() and len(title_tokens[0]) == 1)
     ):
         title_tokens.pop(0)
-    summary_tokens = tokenize(item.summary[:1000]).folded if item.summary else ()
-    all_tokens = [*title_tokens, *summary_tokens]
-    numbers = {
-        t for t in all_tokens if _NUMBER.match(t) and not _YEAR.match(t) and t not in ("0", "1")
-    }
+    summary = item.summary[:1000] if item.summary else ""
+    summary_tokens = tokenize(summary).folded if summary else ()
+    numbers = _numbers([*title_tokens, *summary_tokens])
     return Features(
         title_key=" ".join(title_tokens),
         title_words=tuple(_content_words(title_tokens)),
-        words=tuple(_content_words(all_tokens)),
+        words=tuple(_content_words([*title_tokens, *summary_tokens])),
         actors=actors,
         numbers=frozenset(numbers),
-        title_numbers=frozenset(t for t in title_tokens if t in numbers),
-        codes=frozenset(t for t in all_tokens if _CODE.match(t) and not t.isdigit()),
+        title_numbers=frozenset(_numbers(title_tokens)),
+        codes=frozenset(
+            t for t in [*title_tokens, *summary_tokens] if _CODE.match(t) and not t.isdigit()
+        ),
+        dates=frozenset(dates_in(clean(f"{item.title} {summary}"))),
         cjk=has_cjk(item.title),
+        rules=frozenset(rules),
         outlet=item.outlet,
     )
 
 
 def index_keys(f: Features) -> list[str]:
-    """Keys under which a story is found again: title, actors, numbers, codes, rare words."""
+    """Keys under which a story is found again: title, actors, numbers, codes, dates, rules,
+    rare words (Latin titles) and character pairs (CJK titles)."""
     keys = [f"t:{f.title_key[:190]}"]
     keys += [f"a:{a}" for a in sorted(f.actors)]
     keys += [f"n:{n}" for n in sorted(f.numbers)]
     keys += [f"c:{c}" for c in sorted(f.codes)]
+    keys += [f"d:{d}" for d in sorted(f.dates)]
+    keys += [f"r:{r}" for r in sorted(f.rules)]
     latin = sorted(
         {w for w in f.title_words if not is_cjk_char(w[0]) and len(w) >= 4},
         key=lambda w: (-len(w), w),
@@ -164,16 +309,18 @@ def index_keys(f: Features) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A stored item of a candidate story."""
+    """A stored item of a candidate story, with the time it counts as published."""
 
     item_id: int
     features: Features
+    published: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
     story_id: int
     members: tuple[Member, ...]
+    rules: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,78 +341,192 @@ class MergeDecision:
         return {"story_id": self.story_id, "score": round(self.score, 1), **self.evidence}
 
 
-def _weight(actor: str, kinds: Mapping[str, str | None]) -> float:
-    return KIND_WEIGHT.get(kinds.get(actor) or "", 1.0)
+def _actor_weight(actor: str, kinds: Mapping[str, str | None]) -> float:
+    return KIND_WEIGHT.get(kinds.get(actor) or "", STRONG_WEIGHT)
+
+
+def _strong(actors: frozenset[str], kinds: Mapping[str, str | None]) -> set[str]:
+    return {a for a in actors if _actor_weight(a, kinds) >= STRONG_WEIGHT}
+
+
+def _evidence(
+    a: Features, b: Features, kinds: Mapping[str, str | None]
+) -> tuple[float, dict[str, Any]]:
+    """Points for what two items share that matters, and what it was."""
+    found: dict[str, Any] = {}
+    points = 0.0
+    if shared := a.actors & b.actors:
+        points += sum(_actor_weight(x, kinds) for x in shared)
+        found["actors"] = sorted(shared)
+    if shared := a.numbers & b.numbers:
+        points += sum(NUMBER_WEIGHT if len(n) > 1 else SMALL_NUMBER_WEIGHT for n in shared)
+        found["numbers"] = sorted(shared)
+    if shared := a.codes & b.codes:
+        points += CODE_WEIGHT * len(shared)
+        found["codes"] = sorted(shared)
+    if shared := a.dates & b.dates:
+        points += DATE_WEIGHT * len(shared)
+        found["dates"] = sorted(shared)
+    return min(points, EVIDENCE_CAP), found
+
+
+def _direction(f: Features) -> str | None:
+    """Whether a title lifts a restriction, imposes one, or neither."""
+    words = list(f.title_words)
+    if f.cjk:
+        text = "".join(words)
+        lifts = any(w in text for w in LIFTING if not w.isascii()) and any(
+            r in text for r in RESTRICTIONS if not r.isascii()
+        )
+        imposes = any(w in text for w in IMPOSING if not w.isascii())
+    else:
+        lifting = [i for i, w in enumerate(words) if w in LIFTING]
+        restricting = [i for i, w in enumerate(words) if w in RESTRICTIONS]
+        lifts = any(abs(i - j) <= 4 for i in lifting for j in restricting)
+        imposes = any(w in IMPOSING for w in words)
+    if lifts:
+        return "lifting"
+    return "imposing" if imposes else None
+
+
+def _conflicts(
+    a: Features, b: Features, kinds: Mapping[str, str | None]
+) -> tuple[float, dict[str, Any]]:
+    """Points against: titles with different numbers, or naming different companies/people."""
+    found: dict[str, Any] = {}
+    points = 0.0
+    if (
+        a.cjk == b.cjk  # across scripts, units differ (55亿 is 5.5 billion)
+        and a.title_numbers
+        and b.title_numbers
+        and not (a.title_numbers & b.numbers or b.title_numbers & a.numbers)
+    ):
+        points += TITLE_NUMBER_CONFLICT
+        found["different_numbers"] = [sorted(a.title_numbers), sorted(b.title_numbers)]
+    direction_a, direction_b = _direction(a), _direction(b)
+    if direction_a and direction_b and direction_a != direction_b:
+        points += DIRECTION_CONFLICT
+        found["opposite_actions"] = [direction_a, direction_b]
+    strong_a, strong_b = _strong(a.actors, kinds), _strong(b.actors, kinds)
+    if strong_a and strong_b and not (strong_a & strong_b):
+        points += ACTOR_CONFLICT
+        found["different_actors"] = [sorted(strong_a), sorted(strong_b)]
+    return points, found
+
+
+def _distinctive(words: Sequence[str]) -> list[str]:
+    return [w for w in words if w not in GENERIC]
+
+
+def text_similarity(a: Features, b: Features) -> float:
+    """0-100: how alike two items' titles and summaries read, on the words that tell stories
+    of one topic apart (same script only)."""
+    title_a, title_b = _distinctive(a.title_words), _distinctive(b.title_words)
+    if not title_a or not title_b:
+        return 0.0
+    title = max(
+        fuzz.token_sort_ratio(title_a, title_b), 0.9 * fuzz.token_set_ratio(title_a, title_b)
+    )
+    words_a, words_b = _distinctive(a.words), _distinctive(b.words)
+    body = fuzz.token_set_ratio(words_a, words_b) if words_a and words_b else 0.0
+    return max(title, 0.85 * body)
+
+
+def _specific(evidence: Mapping[str, Any], kinds: Mapping[str, str | None]) -> bool:
+    """Evidence beyond countries: a named actor, a number, a code or a date."""
+    actors = evidence.get("actors", ())
+    return bool(
+        any(_actor_weight(a, kinds) > KIND_WEIGHT["country"] for a in actors)
+        or evidence.get("codes")
+        or evidence.get("dates")
+        or any(len(n) > 1 for n in evidence.get("numbers", ()))
+    )
 
 
 def compare(a: Features, b: Features, kinds: Mapping[str, str | None] = {}) -> Comparison:
     """How likely two items tell the same story, 0-100, with the evidence."""
     if a.title_key and a.title_key == b.title_key:
         return Comparison(100.0, {"layer": "same title"})
-    evidence: dict[str, Any] = {}
-    text = 0.0
-    if a.cjk == b.cjk:
-        title = (
-            fuzz.token_sort_ratio(a.title_words, b.title_words)
-            if a.title_words and b.title_words
-            else 0.0
-        )
-        body = fuzz.token_set_ratio(a.words, b.words) if a.words and b.words else 0.0
-        text = max(title, body * 0.85)
-        evidence["text"] = round(text, 1)
-    shared_actors = a.actors & b.actors
-    bonus = 0.0
-    if shared_actors:
-        bonus += 10 * sum(_weight(x, kinds) for x in shared_actors)
-        evidence["actors"] = sorted(shared_actors)
-    shared_numbers = a.numbers & b.numbers
-    if shared_numbers:
-        bonus += 8 * len(shared_numbers)
-        evidence["numbers"] = sorted(shared_numbers)
-    shared_codes = a.codes & b.codes
-    if shared_codes:
-        bonus += 12 * len(shared_codes)
-        evidence["codes"] = sorted(shared_codes)
-    penalty = 0.0
-    if a.title_numbers and b.title_numbers and not (a.title_numbers & b.title_numbers):
-        penalty += 15
-        evidence["different_numbers"] = [sorted(a.title_numbers), sorted(b.title_numbers)]
-    strong_a = {x for x in a.actors if _weight(x, kinds) >= 1}
-    strong_b = {x for x in b.actors if _weight(x, kinds) >= 1}
-    if strong_a and strong_b and not (strong_a & strong_b):
-        penalty += 12
-        evidence["different_actors"] = [sorted(strong_a), sorted(strong_b)]
+    points, evidence = _evidence(a, b, kinds)
+    against, conflicts = _conflicts(a, b, kinds)
+    evidence.update(conflicts)
     if a.cjk != b.cjk:
-        # Across scripts only evidence counts, and it must be more than one weak match.
-        strong = (
-            len(shared_numbers)
-            + len(shared_codes)
-            + sum(1 for x in shared_actors if _weight(x, kinds) >= 1)
-        )
-        score = 0.0 if strong < 2 else min(100.0, 30 + bonus - penalty)
         evidence["layer"] = "cross-language"
-    else:
-        score = min(100.0, text + min(bonus, 30) - penalty) if text >= 30 else 0.0
-        evidence["layer"] = "fuzzy"
-    return Comparison(score, evidence)
+        score = 20 + points - against if _specific(evidence, kinds) else 0.0
+        return Comparison(max(0.0, score), evidence)
+    text = text_similarity(a, b)
+    evidence["layer"] = "fuzzy"
+    evidence["text"] = round(text, 1)
+    return Comparison(max(0.0, text * 0.7 + points - against), evidence)
+
+
+def profile(members: Sequence[Member]) -> Features:
+    """Everything a story has gathered (its members' actors, numbers, codes, dates)."""
+    first = members[0].features
+    return Features(
+        title_key="",
+        title_words=first.title_words,
+        words=first.words,
+        actors=frozenset().union(*(m.features.actors for m in members)),
+        numbers=frozenset().union(*(m.features.numbers for m in members)),
+        title_numbers=frozenset(),
+        codes=frozenset().union(*(m.features.codes for m in members)),
+        dates=frozenset().union(*(m.features.dates for m in members)),
+        cjk=first.cjk,
+    )
+
+
+def _closeness(when: float | None, members: Sequence[Member]) -> float:
+    if when is None:
+        return 0.0
+    nearest = min(abs(when - m.published) for m in members)
+    return next((bonus for span, bonus in CLOSE_IN_TIME if nearest <= span), 0.0)
 
 
 def decide_story(
     item: Features,
     candidates: Sequence[Candidate],
     kinds: Mapping[str, str | None] = {},
-    threshold: float = THRESHOLD,
+    threshold: float | None = None,
+    when: float | None = None,
 ) -> MergeDecision:
-    """The story this item joins, if any: the best-scoring candidate above the threshold."""
-    best: tuple[float, int, int, dict[str, Any]] | None = None
+    """The story this item joins, if any: the best-scoring candidate above the threshold.
+
+    Only stories that matched one of the item's rules are considered; `when` (the item's
+    time) gives a bonus to stories whose items are hours away, once something is shared.
+    """
+    best: tuple[float, int, int | None, dict[str, Any]] | None = None
     for candidate in candidates:
-        for member in candidate.members:
-            result = compare(item, member.features, kinds)
-            if best is None or result.score > best[0]:
-                best = (result.score, candidate.story_id, member.item_id, result.evidence)
-    if best is None or best[0] < threshold:
+        if not candidate.members or (
+            item.rules and candidate.rules and not item.rules & candidate.rules
+        ):
+            continue
+        results = [(compare(item, m.features, kinds), m.item_id) for m in candidate.members]
+        if any(m.features.cjk != item.cjk for m in candidate.members):
+            # Across scripts, evidence alone, against everything the story has gathered.
+            gathered = profile(candidate.members)
+            points, evidence = _evidence(item, gathered, kinds)
+            against, conflicts = _conflicts(item, gathered, kinds)
+            score = max(0.0, 20 + points - against) if _specific(evidence, kinds) else 0.0
+            results.append(
+                (Comparison(score, {**evidence, **conflicts, "layer": "story evidence"}), None)
+            )
+        bonus = _closeness(when, candidate.members)
+        for result, member_id in results:
+            score, evidence = result.score, result.evidence
+            if (
+                bonus
+                and score >= 20
+                and (_specific(evidence, kinds) or evidence.get("text", 0) >= 50)
+            ):
+                score, evidence = score + bonus, {**evidence, "close_in_time": bonus}
+            if best is None or score > best[0]:
+                best = (score, candidate.story_id, member_id, evidence)
+    if best is None or best[0] < (THRESHOLD if threshold is None else threshold):
         return MergeDecision(
             None, best[0] if best else 0.0, {"best_story": best[1]} if best else {}
         )
     score, story_id, item_id, evidence = best
-    return MergeDecision(story_id, score, {**evidence, "compared_with_item": item_id})
+    if item_id is not None:
+        evidence = {**evidence, "compared_with_item": item_id}
+    return MergeDecision(story_id, score, evidence)

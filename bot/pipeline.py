@@ -159,7 +159,9 @@ class Pipeline:
                 continue
             matches = self.ruleset.match(decision.item) if decision.verdict is Verdict.NEW else None
             features = (
-                merge.features(decision.item, matches.actors) if matches and matches.rules else None
+                merge.features(decision.item, matches.actors, matches.rule_ids)
+                if matches and matches.rules
+                else None
             )
             item_id = tx.insert_item(
                 decision.item,
@@ -192,19 +194,22 @@ class Pipeline:
         effective = decision.effective
         keys = merge.index_keys(features)
         found = tx.story_candidates(keys, effective - window, effective + window)
-        stored = tx.story_items([story_id for story_id, _ in found])
+        story_ids = [story_id for story_id, _ in found]
+        stored = tx.story_items(story_ids)
+        records = tx.stories(story_ids)
         candidates = [
             merge.Candidate(
                 story_id,
                 tuple(
-                    merge.Member(m.id, merge.Features.from_json(m.features))
+                    merge.Member(m.id, merge.Features.from_json(m.features), m.effective)
                     for m in members
                     if m.features and m.id != item_id
                 ),
+                frozenset(records[story_id].rules) if story_id in records else frozenset(),
             )
             for story_id, members in stored.items()
         ]
-        verdict = merge.decide_story(features, candidates, self._kinds)
+        verdict = merge.decide_story(features, candidates, self._kinds, when=effective)
         rule_ids = list(matches.rule_ids)
         payload = matches_json(matches)
         if verdict.story_id is None:

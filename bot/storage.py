@@ -419,6 +419,12 @@ class Tx:
         row = self.conn.execute(sa.select(stories).where(stories.c.id == story_id)).first()
         return _story_from_row(row) if row else None
 
+    def stories(self, story_ids: Sequence[int]) -> dict[int, StoryRecord]:
+        if not story_ids:
+            return {}
+        rows = self.conn.execute(sa.select(stories).where(stories.c.id.in_(list(story_ids))))
+        return {row.id: _story_from_row(row) for row in rows}
+
     def story_items(
         self, story_ids: Sequence[int], per_story: int = 6
     ) -> dict[int, list[StoredItem]]:

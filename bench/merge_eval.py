@@ -1,0 +1,57 @@
+"""Story-merging evaluation: replay a labelled JSONL file through the whole pipeline.
+
+    python bench/merge_eval.py [tests/data/dev_news.jsonl] [--rules rules] [-v]
+
+Prints: events that got their own alert, events swallowed by another story, duplicate
+top-level alerts per event, and items merged into another event's story.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from bot.replay import read_labelled, replay
+from bot.rules import load_rules
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="?", type=Path, default=Path("tests/data/dev_news.jsonl"))
+    parser.add_argument("--rules", type=Path, default=Path("rules"))
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="list duplicates and wrong merges"
+    )
+    args = parser.parse_args()
+    ruleset = load_rules(args.rules).ruleset
+    rows = read_labelled(args.data)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = replay(rows, ruleset, f"sqlite:///{tmp}/replay.db")
+    report = result.report()
+    print(f"items: {len(rows)}, matched a rule and entered a story: {result.items_matched}")
+    print(f"events (on topic): {report['events']}")
+    print(f"  with their own alert:          {report['with_own_alert']}")
+    print(
+        f"  swallowed by another story:    {len(report['swallowed'])} {report['swallowed'] or ''}"
+    )
+    print(
+        f"  never matched a rule:          {len(report['never_matched'])} {report['never_matched'] or ''}"
+    )
+    print(
+        f"  duplicate top-level alerts:    {report['duplicate_alerts']} ({report['duplicates_per_event']} per event)"
+    )
+    print(f"items merged into another event's story: {report['wrongly_merged_items']}")
+    print(f"negative events that alerted: {report['negative_events_alerting'] or 'none'}")
+    if args.verbose:
+        for event, openers in sorted(result.alerts.items()):
+            extra = Counter(openers)[event] - 1
+            if extra > 0:
+                print(f"    duplicate: {event} has {extra + 1} top-level alerts")
+        for item_event, story_event, title in result.wrong_merges:
+            print(f"    wrong merge: {item_event} item joined {story_event}'s story: {title}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Replaying a labelled JSONL file (the dev set's format) through the whole pipeline.
+
+Each line becomes an item of a feed named after its outlet, ingested in publication order with
+the clock set to its publication time, into a fresh database. The result says, per event, which
+alerts and stories it got: what the story-merging evaluation (`bench/merge_eval.py`) and the
+replay test report.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+
+from bot.config import Settings
+from bot.fetch import FetchResult
+from bot.models import FeedSpec, FeedState
+from bot.pipeline import Pipeline
+from bot.rules import RuleSet
+from bot.storage import Store, alerts, items
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    event: str
+    topic: str
+    outlet: str
+    url: str
+    published: float
+    title: str
+    summary: str
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """Outcome per event: its top-level alerts (each tagged with the event that opened the
+    story it belongs to), the events with a matched item, and items that joined a story another
+    event opened."""
+
+    events: dict[str, str] = field(default_factory=dict)  # event -> topic
+    alerts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    matched: set[str] = field(default_factory=set)
+    wrong_merges: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (item event, story event, title)
+    items_matched: int = 0
+
+    def report(self) -> dict[str, object]:
+        positive = [e for e, t in self.events.items() if t != "negative"]
+        own = [e for e in positive if e in self.alerts[e]]
+        swallowed = [e for e in positive if e in self.matched and e not in own]
+        duplicates = sum(max(0, self.alerts[e].count(e) - 1) for e in positive)
+        return {
+            "events": len(positive),
+            "with_own_alert": len(own),
+            "swallowed": swallowed,
+            "never_matched": [e for e in positive if e not in self.matched],
+            "duplicate_alerts": duplicates,
+            "duplicates_per_event": round(duplicates / max(len(positive), 1), 3),
+            "wrongly_merged_items": len(self.wrong_merges),
+            "negative_events_alerting": [
+                e for e, t in self.events.items() if t == "negative" and self.alerts[e]
+            ],
+        }
+
+
+def read_labelled(path: Path) -> list[Labelled]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        data = json.loads(line)
+        published = datetime.fromisoformat(data["published"].replace("Z", "+00:00")).timestamp()
+        rows.append(
+            Labelled(
+                data["event_id"],
+                data["topic"],
+                data["outlet"],
+                data["url"],
+                published,
+                data["title"],
+                data.get("summary", ""),
+            )
+        )
+    return sorted(rows, key=lambda r: r.published)
+
+
+def _document(row: Labelled) -> bytes:
+    when = format_datetime(datetime.fromtimestamp(row.published).astimezone())
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(row.outlet)}</title>"
+        f"<item><title>{escape(row.title)}</title><link>{escape(row.url)}</link><guid>{escape(row.url)}</guid>"
+        f"<pubDate>{when}</pubDate><description>{escape(row.summary)}</description></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+def replay(
+    rows: Iterable[Labelled], ruleset: RuleSet, db_url: str, settings: Settings | None = None
+) -> ReplayResult:
+    """Ingest every row through the pipeline, at its own time; classify the outcome."""
+    rows = list(rows)
+    settings = settings or Settings(db_url=db_url)
+    store = Store(db_url)
+    clock_now = [0.0]
+    pipeline = Pipeline(store, ruleset, settings, clock=lambda: clock_now[0], rng=random.Random(1))
+    states: dict[str, FeedState] = {}
+    by_url: dict[str, Labelled] = {}
+    for row in rows:
+        spec = FeedSpec(
+            url=f"replay:{row.outlet}", name=row.outlet, max_age=10 * 365 * 86400.0, baseline=False
+        )
+        clock_now[0] = row.published + 60
+        result = FetchResult(spec.url, 200, _document(row), {}, spec.url)
+        report = pipeline.ingest(spec, states.get(spec.url, FeedState(spec.url)), result)
+        if report.state is not None:
+            states[spec.url] = report.state
+        by_url[row.url] = row
+    outcome = ReplayResult()
+    outcome.events = {r.event: r.topic for r in rows}
+    with store.engine.connect() as conn:
+        stored = {
+            r.id: r for r in conn.execute(sa.select(items.c.id, items.c.link, items.c.story_id))
+        }
+        first_item = {}
+        for alert in conn.execute(sa.select(alerts).order_by(alerts.c.id)):
+            first_item.setdefault(alert.story_id, alert.item_id)
+        for alert in conn.execute(
+            sa.select(alerts).where(alerts.c.kind == "alert").order_by(alerts.c.id)
+        ):
+            row = by_url[stored[alert.item_id].link]
+            opener = by_url[stored[first_item[alert.story_id]].link]
+            outcome.alerts[row.event].append(
+                opener.event if alert.item_id == first_item[alert.story_id] else row.event
+            )
+        for item in stored.values():
+            if item.story_id is None:
+                continue
+            row = by_url[item.link]
+            outcome.matched.add(row.event)
+            outcome.items_matched += 1
+            opener = by_url[stored[first_item[item.story_id]].link]
+            if opener.event != row.event:
+                outcome.wrong_merges.append((row.event, opener.event, row.title))
+    store.close()
+    return outcome

@@ -1,0 +1,148 @@
+"""`radar run` as a real process: graceful stop, and SIGKILL during delivery then restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+from fake_apis import FakeTelegram
+from feedserver import now_rfc822, rss, static
+from helpers import ROOT, environment, write_feeds, write_rules
+
+from bot.storage import Store
+
+
+def _start(env: dict[str, str], log_path) -> subprocess.Popen:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RADAR_", "SLACK_", "TELEGRAM_"))
+    }
+    clean.update(env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=clean,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log_path.open("ab"),
+        text=True,
+    )
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _items(count: int) -> list[dict]:
+    topics = [
+        "gallium",
+        "germanium",
+        "antimony",
+        "graphite",
+        "lithography",
+        "memory",
+        "GPU",
+        "DUV",
+        "EUV",
+        "HBM",
+    ]
+    return [
+        {
+            "title": f"Export controls number {n} on {topics[n % len(topics)]} chips from agency {n * 7}",
+            "link": f"https://news.example.com/{n}",
+            "guid": f"https://news.example.com/{n}",
+            "pubDate": now_rfc822(-60),
+        }
+        for n in range(count)
+    ]
+
+
+def test_radar_run_alerts_and_stops_gracefully_on_sigterm(tmp_path, feed_server):
+    url = feed_server.set("/feed.xml", static(rss(_items(2))))
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml", [{"url": url, "baseline": False, "interval": "30s"}]
+    )
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+    process = _start(env, tmp_path / "radar.log")
+    try:
+        _wait(lambda: "alerts" in (tmp_path / "radar.log").read_text(), 30, "the first poll")
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = (tmp_path / "radar.log").read_text()
+    assert process.returncode == 0, log
+    assert "stopped" in log
+    assert out.count("Chip export controls") == 2
+    assert len(feed_server.hits("/feed.xml")) == 1, "one poll at start, the next one 30 s later"
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_one_per_kill(
+    tmp_path, feed_server
+):
+    telegram = FakeTelegram().start()
+    try:
+        alerts, chats = 6, 40
+        url = feed_server.set("/feed.xml", static(rss(_items(alerts))))
+        feeds = write_feeds(
+            tmp_path / "feeds.yaml", [{"url": url, "baseline": False, "interval": "30s"}]
+        )
+        env = environment(
+            tmp_path,
+            write_rules(tmp_path / "rules"),
+            feeds,
+            TELEGRAM_BOT_TOKEN=telegram.token,
+            TELEGRAM_API_URL=telegram.api_url,
+        )
+        store = Store(env["RADAR_DB"])
+        for chat in range(1, chats + 1):
+            store.subscribe(chat, ["chip-export"], time.time())
+        store.close()
+        expected = alerts * chats
+
+        kills = 0
+        for threshold in (expected // 4, expected // 2):
+            process = _start(env, tmp_path / "radar.log")
+            _wait(lambda n=threshold: len(telegram.sent) >= n, 120, f"{threshold} messages")
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            kills += 1
+        process = _start(env, tmp_path / "radar.log")
+        try:
+            _wait(
+                lambda: len({(m["chat_id"], m["text"]) for m in telegram.sent}) >= expected,
+                180,
+                "every message",
+            )
+            time.sleep(2)  # anything more would be a repeat
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+
+        delivered = Counter((m["chat_id"], m["text"]) for m in telegram.sent)
+        assert len(delivered) == expected, "nothing lost"
+        repeats = sum(n - 1 for n in delivered.values())
+        assert repeats <= kills, f"{repeats} repeats for {kills} kills"
+        # A restarted process does not know when the killed one last wrote to a chat, so its
+        # first message to that chat may come too soon: Telegram's 429 is then obeyed.
+        assert telegram.rate_limited <= 2 * kills
+        with Store(env["RADAR_DB"]).engine.connect() as conn:
+            statuses = dict(
+                conn.exec_driver_sql(
+                    "SELECT status, count(*) FROM outbox GROUP BY status"
+                ).fetchall()
+            )
+        assert statuses == {"sent": expected}
+    finally:
+        telegram.stop()
