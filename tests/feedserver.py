@@ -161,3 +161,67 @@ class FeedServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def redirect(to: str, status: int = 301) -> Route:
+    def route(_request: Request, _handler: BaseHTTPRequestHandler) -> Reply:
+        return Reply(status, b"", {"Location": to})
+
+    return route
+
+
+def sequence(*routes: Route) -> Route:
+    """Each request gets the next route; the last one repeats."""
+    remaining = list(routes)
+
+    def route(request: Request, handler: BaseHTTPRequestHandler) -> Reply | None:
+        current = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+        return current(request, handler)
+
+    return route
+
+
+def reply(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Route:
+    def route(_request: Request, _handler: BaseHTTPRequestHandler) -> Reply:
+        return Reply(status, body, dict(headers or {}))
+
+    return route
+
+
+def slowloris(interval: float = 0.5) -> Route:
+    """Headers, then one byte every `interval` seconds, for ever."""
+
+    def route(_request: Request, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", "1000000")
+        handler.end_headers()
+        handler.wfile.write(b"<?xml version='1.0'?><rss><channel>")
+        handler.wfile.flush()
+        while True:
+            time.sleep(interval)
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+
+    return route
+
+
+def endless(
+    chunk: bytes = b"<item><title>x</title></item>" * 1000, declared: int | None = None
+) -> Route:
+    """A body that never ends (or is `declared` bytes long), sent as fast as possible."""
+
+    def route(_request: Request, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        if declared is not None:
+            handler.send_header("Content-Length", str(declared))
+        handler.end_headers()
+        handler.wfile.write(b"<?xml version='1.0'?><rss><channel><title>t</title>")
+        sent = 0
+        while declared is None or sent < declared:
+            handler.wfile.write(chunk)
+            sent += len(chunk)
+        handler.close_connection = True
+
+    return route
