@@ -139,15 +139,16 @@ class Radar:
     async def run_once(self) -> CycleReport:
         """Apply pending Telegram commands, poll every feed once, deliver everything due."""
         await asyncio.to_thread(self.outbox.recover)
-        commands = 0
-        if self.commands is not None:
-            commands = await self.commands.apply_pending()
-        async with Fetcher(self.settings.fetch) as fetcher:
-            polls = await self.poll_all(fetcher)
-        for report in polls:
-            if report.error:
-                log.warning("feed %s: %s", report.url, report.error)
-        delivered = await self.outbox.deliver_due()
+        async with self.outbox.beating():
+            commands = 0
+            if self.commands is not None:
+                commands = await self.commands.apply_pending()
+            async with Fetcher(self.settings.fetch) as fetcher:
+                polls = await self.poll_all(fetcher)
+            for report in polls:
+                if report.error:
+                    log.warning("feed %s: %s", report.url, report.error)
+            delivered = await self.outbox.deliver_due()
         return CycleReport(polls, delivered, commands)
 
     async def aclose(self) -> None:

@@ -251,11 +251,12 @@ def dates_in(text: str) -> set[str]:
     return found
 
 
-def _numbers(tokens: Sequence[str]) -> set[str]:
+def _numbers(tokens: Sequence[str], *, trivial: bool = False) -> set[str]:
+    """Numbers named, as digits; years are left out, and 0 and 1 unless `trivial`."""
     found = set()
     for token in tokens:
         value = NUMBER_WORDS.get(token, token)
-        if _NUMBER.match(value) and not _YEAR.match(value) and value not in ("0", "1"):
+        if _NUMBER.match(value) and not _YEAR.match(value) and (trivial or value not in ("0", "1")):
             found.add(value)
     return found
 
@@ -278,7 +279,7 @@ def features(
         words=tuple(_content_words([*title_tokens, *summary_tokens])),
         actors=actors,
         numbers=frozenset(numbers),
-        title_numbers=frozenset(_numbers(title_tokens)),
+        title_numbers=frozenset(_numbers(title_tokens, trivial=True)),
         codes=frozenset(
             t for t in [*title_tokens, *summary_tokens] if _CODE.match(t) and not t.isdigit()
         ),

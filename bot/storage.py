@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.errors import ConfigError
@@ -159,6 +160,13 @@ subscriptions = sa.Table(
     sa.Column("topic", sa.String(100), nullable=False),
     sa.Column("created", sa.Float, nullable=False),
     sa.PrimaryKeyConstraint("chat_id", "topic", name="pk_subscriptions"),
+)
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("owner", sa.String(100), primary_key=True),
+    sa.Column("seen", sa.Float, nullable=False),
 )
 
 _MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
@@ -314,6 +322,33 @@ def _delivery_from_row(row: Any) -> Delivery:
 
 
 _FEED_FIELDS = tuple(f.name for f in fields(FeedState))
+
+
+def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def upsert(conn: Connection, table: sa.Table, values: dict[str, Any], keys: Sequence[str]) -> None:
+    """Insert a row, or update it when its key exists (safe when processes race)."""
+    statement = _dialect_insert(conn, table).values(**values)
+    changes = {k: v for k, v in values.items() if k not in keys}
+    if changes:
+        conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changes))
+    else:
+        conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
+
+
+def insert_missing(
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """Insert rows whose key is not there yet (safe when processes race)."""
+    if rows:
+        conn.execute(
+            _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys)),
+            list(rows),
+        )
 
 
 class Tx:
@@ -472,20 +507,7 @@ class Tx:
 
     def add_story_keys(self, story_id: int, keys: Iterable[str], published: float) -> None:
         rows = [{"key": k[:200], "published": published, "story_id": story_id} for k in set(keys)]
-        if not rows:
-            return
-        existing = set(
-            self.conn.scalars(
-                sa.select(story_keys.c.key).where(
-                    story_keys.c.story_id == story_id,
-                    story_keys.c.published == published,
-                    story_keys.c.key.in_([r["key"] for r in rows]),
-                )
-            )
-        )
-        rows = [r for r in rows if r["key"] not in existing]
-        if rows:
-            self.conn.execute(story_keys.insert(), rows)
+        insert_missing(self.conn, story_keys, rows, ["key", "published", "story_id"])
 
     # -- alerts and the outbox -----------------------------------------------------------
     def create_alert(
@@ -552,10 +574,7 @@ class Tx:
 
     # -- feeds ---------------------------------------------------------------------------
     def save_feed_state(self, state: FeedState) -> None:
-        values = {name: getattr(state, name) for name in _FEED_FIELDS}
-        updated = self.conn.execute(feeds.update().where(feeds.c.url == state.url).values(**values))
-        if updated.rowcount == 0:
-            self.conn.execute(feeds.insert().values(**values))
+        upsert(self.conn, feeds, {name: getattr(state, name) for name in _FEED_FIELDS}, ["url"])
 
     def lock_ingest(self) -> None:
         """Serialise story merging across processes (SQLite already has one writer)."""
@@ -635,9 +654,7 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.begin() as tx:
-            done = tx.conn.execute(meta.update().where(meta.c.key == key).values(value=value))
-            if done.rowcount == 0:
-                tx.conn.execute(meta.insert().values(key=key, value=value))
+            upsert(tx.conn, meta, {"key": key, "value": value}, ["key"])
 
     # -- feeds ---------------------------------------------------------------------------
     def feed_states(self) -> dict[str, FeedState]:
@@ -660,10 +677,12 @@ class Store:
         """Take the right to poll a feed for `ttl` seconds (one instance at a time)."""
         with self.begin() as tx:
             conn = tx.conn
-            if conn.scalar(sa.select(feeds.c.url).where(feeds.c.url == url)) is None:
-                conn.execute(
-                    feeds.insert().values(url=url, failures=0, gone=False, baselined=False)
-                )
+            insert_missing(
+                conn,
+                feeds,
+                [{"url": url, "failures": 0, "gone": False, "baselined": False}],
+                ["url"],
+            )
             taken = conn.execute(
                 feeds.update()
                 .where(
@@ -861,6 +880,36 @@ class Store:
             row = conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first()
             return _delivery_from_row(row) if row else None
 
+    def last_sent(self, destination: str) -> float | None:
+        """When the last message to a destination went out (by any instance)."""
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                sa.select(outbox.c.sent)
+                .where(outbox.c.status == "sent", outbox.c.destination == destination)
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+
+    def heartbeat(self, owner: str, now: float, alive: float = 30.0) -> int:
+        """Say this instance is running; free what instances that stopped beating had leased;
+        return how many instances are running."""
+        with self.begin() as tx:
+            conn = tx.conn
+            upsert(conn, instances, {"owner": owner, "seen": now}, ["owner"])
+            conn.execute(instances.delete().where(instances.c.seen < now - alive))
+            living = sa.select(instances.c.owner)
+            for table in (outbox, feeds):
+                conn.execute(
+                    table.update()
+                    .where(table.c.lease_owner.is_not(None), table.c.lease_owner.not_in(living))
+                    .values(lease_owner=None, lease_until=None)
+                )
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(instances)) or 1)
+
+    def leave(self, owner: str) -> None:
+        with self.begin() as tx:
+            tx.conn.execute(instances.delete().where(instances.c.owner == owner))
+
     def release_leases(self, owner: str) -> int:
         """Give back the rows this process had in flight (at a graceful stop)."""
         with self.begin() as tx:
@@ -938,24 +987,15 @@ class Store:
         title: str | None = None,
     ) -> list[str]:
         """Add subscriptions; return the topics that were new."""
-        added: list[str] = []
         with self.begin() as tx:
             conn = tx.conn
-            if conn.scalar(sa.select(chats.c.chat_id).where(chats.c.chat_id == chat_id)) is None:
-                conn.execute(
-                    chats.insert().values(chat_id=chat_id, kind=kind, title=title, created=now)
-                )
-            have = set(
-                conn.scalars(
-                    sa.select(subscriptions.c.topic).where(subscriptions.c.chat_id == chat_id)
-                )
-            )
-            for topic in dict.fromkeys(topics):
-                if topic not in have:
-                    conn.execute(
-                        subscriptions.insert().values(chat_id=chat_id, topic=topic, created=now)
-                    )
-                    added.append(topic)
+            row = {"chat_id": chat_id, "kind": kind, "title": title, "created": now}
+            insert_missing(conn, chats, [row], ["chat_id"])
+            query = sa.select(subscriptions.c.topic).where(subscriptions.c.chat_id == chat_id)
+            have = set(conn.scalars(query))
+            added = [t for t in dict.fromkeys(topics) if t not in have]
+            rows = [{"chat_id": chat_id, "topic": t, "created": now} for t in added]
+            insert_missing(conn, subscriptions, rows, ["chat_id", "topic"])
         return added
 
     def unsubscribe(self, chat_id: int, topics: Iterable[str] | None = None) -> list[str]:

@@ -20,6 +20,12 @@ class ConsoleSender:
     async def wait_turn(self, destination: str) -> None:
         return None
 
+    def spacing(self, destination: str) -> float:
+        return 0.0
+
+    def share(self, instances: int) -> None:
+        return None
+
     async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
         if self.json_lines:
             self.stream.write(json.dumps(console_json(view), ensure_ascii=False) + "\n")

@@ -9,13 +9,14 @@ dies between send and record, the lease expires and the row is sent again (at mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,8 +27,9 @@ from bot.storage import Delivery, Store
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = 120.0
+LEASE_TTL = 90.0
 MAX_RETRY_DELAY = 900.0
+HEARTBEAT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,12 @@ SendResult = Sent | Retry | Failed | Blocked | Moved
 class Sender(Protocol):
     async def wait_turn(self, destination: str) -> None:
         """Wait until the service's rate limits allow a message to this destination."""
+
+    def spacing(self, destination: str) -> float:
+        """Least time between two messages to one destination, whichever instance sends."""
+
+    def share(self, instances: int) -> None:
+        """How many instances send at once: overall limits are split between them."""
 
     async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
         """Send one message; never raise for the service's own errors."""
@@ -132,10 +140,14 @@ class OutboxWorker:
         self._active: set[str] = set()
         self._slots = asyncio.Semaphore(max_parallel)
         self.stats = DeliveryStats()
+        self.instances = 1
 
     def recover(self) -> int:
-        """Release rows left in flight by processes of this host that died."""
-        return self.store.recover_leases(owner_is_dead, self.clock())
+        """Release rows left in flight by processes of this host that died, and join the
+        instances (so others know this one's leases are alive)."""
+        freed = self.store.recover_leases(owner_is_dead, self.clock())
+        self.instances = self.store.heartbeat(self.owner, self.clock())
+        return freed
 
     async def deliver_due(self) -> DeliveryStats:
         """Send everything that is due now, destination by destination, then return."""
@@ -156,8 +168,42 @@ class OutboxWorker:
             self.stats.failed - before[2],
         )
 
+    async def heartbeat(self) -> None:
+        """Count the running instances and split the overall rate limits between them."""
+        count = await asyncio.to_thread(self.store.heartbeat, self.owner, self.clock())
+        if count != self.instances:
+            log.info("%d Radar instances are delivering", count)
+        self.instances = count
+        for sender in self.senders.values():
+            sender.share(count)
+
+    @contextlib.asynccontextmanager
+    async def beating(self) -> AsyncIterator[None]:
+        """Heartbeats every few seconds while the block runs, however long a delivery takes
+        (an instance that stops beating is taken for dead and its leases are freed)."""
+
+        async def beat() -> None:
+            while True:
+                try:
+                    await self.heartbeat()
+                except Exception:
+                    log.exception("heartbeat failed")
+                await asyncio.sleep(HEARTBEAT)
+
+        task = asyncio.create_task(beat(), name="heartbeat")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.to_thread(self.store.leave, self.owner)
+
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         """Deliver until `stop` is set, checking for new rows every `idle` seconds."""
+        async with self.beating():
+            await self._loop(stop, idle)
+
+    async def _loop(self, stop: asyncio.Event, idle: float) -> None:
         while not stop.is_set():
             try:
                 await self.deliver_due()

@@ -48,6 +48,12 @@ class SlackSender:
     async def wait_turn(self, destination: str) -> None:
         await self.limiter.wait([(f"slack:{target_of(destination)}", CHANNEL_SPACING)])
 
+    def spacing(self, destination: str) -> float:
+        return CHANNEL_SPACING
+
+    def share(self, instances: int) -> None:
+        return None  # Slack's limit is per channel, and one instance writes to a channel at a time
+
     async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
         channel = target_of(destination)
         text, blocks = slack_message(view)

@@ -84,6 +84,7 @@ class TelegramApi:
         self.limiter = limiter or RateLimiter()
         self._ready = False
         self.username: str | None = None
+        self.instances = 1
 
     async def ready(self) -> None:
         """Initialise the bot once (getMe); raises TelegramError when the API is unreachable."""
@@ -93,7 +94,10 @@ class TelegramApi:
             self._ready = True
 
     def limits(self, chat_id: int) -> list[tuple[str, float]]:
-        limits = [("telegram", GLOBAL_SPACING), (f"telegram:{chat_id}", CHAT_SPACING)]
+        limits = [
+            ("telegram", GLOBAL_SPACING * self.instances),
+            (f"telegram:{chat_id}", CHAT_SPACING),
+        ]
         if chat_id < 0:
             limits.append((f"telegram-group:{chat_id}", GROUP_SPACING))
         return limits
@@ -119,6 +123,12 @@ class TelegramSender:
 
     async def wait_turn(self, destination: str) -> None:
         await self.api.wait_turn(int(target_of(destination)))
+
+    def spacing(self, destination: str) -> float:
+        return GROUP_SPACING if int(target_of(destination)) < 0 else CHAT_SPACING
+
+    def share(self, instances: int) -> None:
+        self.api.instances = max(1, instances)
 
     async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
         chat_id = int(target_of(destination))

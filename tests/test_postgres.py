@@ -1,0 +1,135 @@
+"""PostgreSQL: the same pipeline on a shared database, and two `radar run` processes sharing it
+(each feed polled by one at a time, each alert delivered once, the second surviving the first).
+
+Needs RADAR_TEST_PG (for example postgresql://postgres@127.0.0.1:5432/test); skipped without.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from fake_apis import FakeTelegram
+from feedserver import now_rfc822, rss, static
+from helpers import environment, run_once, write_feeds, write_rules
+from test_service import _start, _wait
+
+from bot.storage import Store, engine_url
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_schema_url(pg_url: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped afterwards."""
+    schema = f"radar_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(engine_url(pg_url))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in pg_url else "?"
+    try:
+        yield f"{pg_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+SUBJECTS = ["gallium", "lithography", "memory", "GPU", "antimony", "DUV", "HBM", "graphite", "EUV"]
+PLACES = ["Tokyo", "The Hague", "Seoul", "Taipei", "Berlin", "Ottawa"]
+
+
+def _items(count: int, feed: int = 0) -> list[dict]:
+    """Distinct chip export stories: different subjects, places and numbers."""
+    return [
+        {
+            "title": f"{PLACES[feed]} adds export controls on {SUBJECTS[n]} chips, covering {10 + 7 * n + feed} firms",
+            "link": f"https://news.example.com/{feed}/{n}",
+            "guid": f"https://news.example.com/{feed}/{n}",
+            "pubDate": now_rfc822(-60),
+        }
+        for n in range(count)
+    ]
+
+
+def test_run_once_on_postgresql(tmp_path, feed_server, pg_schema_url):
+    url = feed_server.set("/feed.xml", static(rss(_items(3))))
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url, "baseline": False}])
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds, RADAR_DB=pg_schema_url)
+    _, printed = run_once(env)
+    assert len(printed) == 3
+    _, printed = run_once(env)
+    assert printed == []
+    store = Store(pg_schema_url)
+    try:
+        assert store.counts()["items"] == 3
+        assert store.dialect == "postgresql"
+    finally:
+        store.close()
+
+
+@pytest.mark.timeout(240)
+def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
+    telegram = FakeTelegram().start()
+    try:
+        feeds_list = []
+        for n in range(6):
+            url = feed_server.set(f"/f{n}.xml", static(rss(_items(3, feed=n))))
+            feeds_list.append({"url": url, "baseline": False, "interval": "30s"})
+        feeds = write_feeds(tmp_path / "feeds.yaml", feeds_list)
+        env = environment(
+            tmp_path,
+            write_rules(tmp_path / "rules"),
+            feeds,
+            RADAR_DB=pg_schema_url,
+            TELEGRAM_BOT_TOKEN=telegram.token,
+            TELEGRAM_API_URL=telegram.api_url,
+        )
+        chats = 4
+        store = Store(pg_schema_url)
+        for chat in range(1, chats + 1):
+            store.subscribe(chat, ["chip-export"], time.time())
+        store.close()
+        expected = 6 * 3 * chats
+
+        started = time.time()
+        first = _start(env, tmp_path / "a.log")
+        second = _start(env, tmp_path / "b.log")
+        try:
+            _wait(lambda: len(telegram.sent) >= expected // 3, 90, "the first deliveries")
+            first.send_signal(signal.SIGKILL)  # the second instance carries on alone
+            first.wait(timeout=10)
+            _wait(
+                lambda: len({(m["chat_id"], m["text"]) for m in telegram.sent}) >= expected,
+                150,
+                "every message",
+            )
+            time.sleep(2)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.communicate(timeout=30)
+            if first.poll() is None:
+                first.kill()
+        delivered = Counter((m["chat_id"], m["text"]) for m in telegram.sent)
+        assert len(delivered) == expected, "every alert delivered"
+        assert sum(n - 1 for n in delivered.values()) <= 1, (
+            "at most the one in flight at the kill repeats"
+        )
+        elapsed = time.time() - started
+        for n in range(6):
+            hits = feed_server.hits(f"/f{n}.xml")
+            assert 1 <= len(hits) <= elapsed / 27 + 1, (
+                f"feed {n}: {len(hits)} polls in {elapsed:.0f}s"
+            )
+            gaps = [b.at - a.at for a, b in itertools.pairwise(hits)]
+            assert all(gap > 20 for gap in gaps), (
+                f"feed {n} polled twice within one interval: {gaps}"
+            )
+    finally:
+        telegram.stop()
