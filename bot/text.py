@@ -109,10 +109,12 @@ def is_cjk_char(char: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """A field's tokens: `folded` for case-insensitive matching, `cased` as written."""
+    """A field's tokens: `folded` for case-insensitive matching, `cased` as written, and which
+    are words of a spaced script (not CJK characters, not numbers)."""
 
     folded: tuple[str, ...]
     cased: tuple[str, ...]
+    spaced: tuple[bool, ...] = ()
 
     def __len__(self) -> int:
         return len(self.folded)
@@ -132,13 +134,16 @@ def tokenize(text: str, *, already_clean: bool = False) -> Tokens:
     if "." in cleaned:
         cleaned = _ABBREVIATION.sub(_drop_abbreviation_dots, cleaned)
     cased: list[str] = []
+    spaced: list[bool] = []
     for m in _TOKEN.finditer(cleaned):
         token = m.group()
-        if m.lastgroup == "num" and "," in token:
+        kind = m.lastgroup
+        if kind == "num" and "," in token:
             token = token.replace(",", "") if _THOUSANDS.match(token) else token.replace(",", ".")
         cased.append(token)
+        spaced.append(kind == "word" and token.isalpha())
     folded = tuple(_fold_word(t) for t in cased)
-    return Tokens(folded=folded, cased=tuple(cased))
+    return Tokens(folded=folded, cased=tuple(cased), spaced=tuple(spaced))
 
 
 def words(text: str) -> tuple[str, ...]:

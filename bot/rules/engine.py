@@ -155,6 +155,17 @@ class _Joined:
             j[:k] for j in (*self.exact, *self.prefix) for k in range(1, len(j) + 1)
         )
         self.fuzzy_starts = frozenset(j[:3] for j in self.fuzzy_terms)
+        # A text can only begin with a prefix term if its first `shortest` letters begin one.
+        self.shortest = min(self._prefix_lengths, default=0)
+        self.prefix_heads = frozenset(p[: self.shortest] for p in self.prefix)
+
+    def may_match(self, text: str, fuzzy: bool) -> bool:
+        """Cheap test: could `lookup(text)` find anything?"""
+        return (
+            text in self.exact
+            or (self.shortest > 0 and text[: self.shortest] in self.prefix_heads)
+            or (fuzzy and len(text) >= FUZZY_MIN)
+        )
 
     def lookup(self, text: str) -> tuple[tuple[int, int, bool], ...]:
         """(term id, joined length, fuzzy) for every term whose joined form matches `text`."""
@@ -190,10 +201,6 @@ class _Joined:
         return [(t, len(text), True) for t in self.fuzzy_terms[best[0]]]
 
 
-def _is_spaced_word(token: str) -> bool:
-    return token.isalpha() and not is_cjk_char(token[0])
-
-
 class TermIndex:
     """All terms of a rule set; `scan` finds every occurrence of every term in a field."""
 
@@ -213,7 +220,7 @@ class TermIndex:
 
     def scan_tokens(self, field_name: str, tokens: Tokens) -> dict[int, list[Occurrence]]:
         folded = tokens.folded
-        positions = _word_positions(folded)
+        positions = _word_positions(tokens)
         found: dict[int, list[Occurrence]] = {}
         seen: set[tuple[int, int]] = set()
 
@@ -229,22 +236,27 @@ class TermIndex:
         self._folded.scan(folded, emit)
         if self._has_cased:
             self._cased.scan(tokens.cased, emit)
-        self._scan_joined(folded, emit)
+        self._scan_joined(folded, tokens.spaced, emit)
         return found
 
-    def _scan_joined(self, folded: Sequence[str], emit: _Emit) -> None:
+    def _scan_joined(self, folded: Sequence[str], spaced: Sequence[bool], emit: _Emit) -> None:
         joined = self._joined
-        starts, fuzzy_starts, lookup = joined.starts, joined.fuzzy_starts, joined.lookup
+        starts, fuzzy_starts, lookup, may_match = (
+            joined.starts,
+            joined.fuzzy_starts,
+            joined.lookup,
+            joined.may_match,
+        )
         count = len(folded)
         for start, first in enumerate(folded):
+            if not spaced[start]:
+                continue
             fuzzy = first[:3] in fuzzy_starts
-            if (first not in starts and not fuzzy and len(first) < JOIN_MIN) or not _is_spaced_word(
-                first
-            ):
+            if first not in starts and not fuzzy and len(first) < JOIN_MIN:
                 continue
             text, previous_length, end = first, 0, start + 1
             while True:
-                if len(text) >= JOIN_MIN:
+                if len(text) >= JOIN_MIN and may_match(text, fuzzy and end - start <= 2):
                     for term_id, length, approximate in lookup(text):
                         # The term must reach into the window's last token, or the shorter
                         # window already found it.
@@ -255,19 +267,18 @@ class TermIndex:
                     break
                 if text not in starts and not (fuzzy and width < 2):
                     break
-                token = folded[end]
-                if not _is_spaced_word(token):
+                if not spaced[end]:
                     break
-                previous_length, text, end = len(text), text + token, end + 1
+                previous_length, text, end = len(text), text + folded[end], end + 1
 
 
-def _word_positions(tokens: Sequence[str]) -> list[float]:
+def _word_positions(tokens: Tokens) -> list[float]:
     """Position of each token in words: a CJK character counts as half a word."""
     positions: list[float] = []
     position = 0.0
-    for token in tokens:
+    for token, is_spaced in zip(tokens.folded, tokens.spaced, strict=True):
         positions.append(position)
-        position += 0.5 if is_cjk_char(token[0]) else 1.0
+        position += 0.5 if not is_spaced and len(token) == 1 and is_cjk_char(token) else 1.0
     return positions
 
 

@@ -198,7 +198,22 @@ class _Compiler:
                 else:
                     compiled.append(node)
             elements.append(tuple(compiled))
-        return NearNode(tuple(elements), entry.within) if ok else None
+        if not ok:
+            return None
+        terms = tuple(
+            frozenset(
+                term
+                for member in element
+                if not isinstance(member, NearNode)
+                for term in (
+                    (member.term,)
+                    if isinstance(member, PhraseNode)
+                    else [t for a in member.actors for t in self.actor_terms.get(a, ())]
+                )
+            )
+            for element in elements
+        )
+        return NearNode(tuple(elements), entry.within, terms)
 
 
 def _covers(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]) -> bool:

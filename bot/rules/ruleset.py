@@ -43,8 +43,12 @@ Leaf = PhraseNode | ActorNode
 
 @dataclass(frozen=True, slots=True)
 class NearNode:
+    """`elements` as written; `terms` holds, per element, the ids of every phrase and actor
+    alias it can be satisfied by, so finding an element's occurrences is one set operation."""
+
     elements: tuple[tuple[Leaf | NearNode, ...], ...]
     within: int
+    terms: tuple[frozenset[int], ...] = ()
 
     def describe(self) -> str:
         parts = [_alternatives([m.describe() for m in element]) for element in self.elements]
@@ -115,6 +119,10 @@ class _Context:
         terms = (node.term,) if isinstance(node, PhraseNode) else self._actor_ids(node)
         return [o for t in terms for o in self._found.get(t, ()) if o.field in self._fields]
 
+    def occurrences(self, terms: frozenset[int]) -> list[Occurrence]:
+        found = self._found
+        return [o for t in terms & found.keys() for o in found[t] if o.field in self._fields]
+
     def _actor_ids(self, node: ActorNode) -> tuple[int, ...]:
         return tuple(t for a in node.actors for t in self._actor_terms.get(a, ()))
 
@@ -145,10 +153,10 @@ def _windows(node: NearNode, ctx: _Context) -> list[tuple[str, float]]:
     """(field, first position) of every span where all elements occur within `within` words."""
     events: list[tuple[str, float, int]] = []
     for index, element in enumerate(node.elements):
+        events.extend((o.field, o.position, index) for o in ctx.occurrences(node.terms[index]))
         for member in element:
-            events.extend(
-                (field_name, position, index) for field_name, position in _events(member, ctx)
-            )
+            if isinstance(member, NearNode):
+                events.extend((f, p, index) for f, p in _windows(member, ctx))
     if len({index for _, _, index in events}) < len(node.elements):
         return []
     events.sort()
@@ -253,20 +261,29 @@ class RuleSet:
         self.index = TermIndex(self.terms)
         self._rules_by_term = {}
         for position, rule in enumerate(self.rules):
-            for leaf in positive_leaves(rule.match):
-                ids = (
-                    (leaf.term,)
-                    if isinstance(leaf, PhraseNode)
-                    else tuple(t for a in leaf.actors for t in self.actor_terms.get(a, ()))
-                )
-                for term_id in ids:
-                    targets = self._rules_by_term.setdefault(term_id, [])
-                    if not targets or targets[-1] != position:
-                        targets.append(position)
+            for term_id in self._triggers(rule.match):
+                self._rules_by_term.setdefault(term_id, []).append(position)
         fields = {"title", "summary"}
         for rule in self.rules:
             fields.update(rule.fields)
         self._fields = tuple(sorted(fields))
+
+    def _triggers(self, node: Node) -> frozenset[int]:
+        """Terms of which at least one must be found for `node` to hold, as few as possible:
+        a rule is only evaluated for items holding one of its triggers."""
+        if isinstance(node, PhraseNode):
+            return frozenset({node.term})
+        if isinstance(node, ActorNode):
+            return frozenset(t for a in node.actors for t in self.actor_terms.get(a, ()))
+        if isinstance(node, NearNode):
+            options = [
+                frozenset().union(*(self._triggers(m) for m in element))
+                for element in node.elements
+            ]
+            return min(options, key=len)
+        if node.all:
+            return min((self._triggers(child) for child in node.all), key=len)
+        return frozenset().union(*(self._triggers(child) for child in node.any))
 
     def by_id(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
