@@ -433,15 +433,23 @@ def text_similarity(a: Features, b: Features) -> float:
     return max(title, 0.85 * body)
 
 
-def _specific(evidence: Mapping[str, Any], kinds: Mapping[str, str | None]) -> bool:
-    """Evidence beyond countries: a named actor, a number, a code or a date."""
+def _specific(evidence: Mapping[str, Any], kinds: Mapping[str, str | None]) -> int:
+    """How many pieces of evidence go beyond countries: named actors, numbers, codes, dates."""
     actors = evidence.get("actors", ())
-    return bool(
-        any(_actor_weight(a, kinds) > KIND_WEIGHT["country"] for a in actors)
-        or evidence.get("codes")
-        or evidence.get("dates")
-        or any(len(n) > 1 for n in evidence.get("numbers", ()))
+    return (
+        sum(1 for a in actors if _actor_weight(a, kinds) > KIND_WEIGHT["country"])
+        + len(evidence.get("codes", ()))
+        + len(evidence.get("dates", ()))
+        + sum(1 for n in evidence.get("numbers", ()) if len(n) > 1)
     )
+
+
+def _corroborated(evidence: Mapping[str, Any], kinds: Mapping[str, str | None]) -> bool:
+    """Enough in common for being close in time to count: two specific pieces of evidence,
+    or one and similar wording, or very similar wording."""
+    specific = _specific(evidence, kinds)
+    text = evidence.get("text", 0)
+    return specific >= 2 or (specific >= 1 and text >= 25) or text >= 50
 
 
 def compare(a: Features, b: Features, kinds: Mapping[str, str | None] = {}) -> Comparison:
@@ -515,11 +523,7 @@ def decide_story(
         bonus = _closeness(when, candidate.members)
         for result, member_id in results:
             score, evidence = result.score, result.evidence
-            if (
-                bonus
-                and score >= 20
-                and (_specific(evidence, kinds) or evidence.get("text", 0) >= 50)
-            ):
+            if bonus and score >= 20 and _corroborated(evidence, kinds):
                 score, evidence = score + bonus, {**evidence, "close_in_time": bonus}
             if best is None or score > best[0]:
                 best = (score, candidate.story_id, member_id, evidence)

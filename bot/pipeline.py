@@ -179,19 +179,12 @@ class Pipeline:
                     subscribers = tx.subscribers()
                 self._alert(tx, item_id, decision, matches, features, subscribers, now, report)
 
-    def _alert(
-        self,
-        tx: Tx,
-        item_id: int,
-        decision: ItemDecision,
-        matches: ItemMatches,
-        features: merge.Features,
-        subscribers: Mapping[str, Sequence[int]],
-        now: float,
-        report: PollReport,
-    ) -> None:
+    def find_story(
+        self, tx: Tx, item_id: int, features: merge.Features, effective: float
+    ) -> tuple[merge.MergeDecision, list[str]]:
+        """The story an item joins (looked up through the key index, within the window) and
+        the keys to file it under."""
         window = self.settings.story_window
-        effective = decision.effective
         keys = merge.index_keys(features)
         found = tx.story_candidates(keys, effective - window, effective + window)
         story_ids = [story_id for story_id, _ in found]
@@ -209,7 +202,21 @@ class Pipeline:
             )
             for story_id, members in stored.items()
         ]
-        verdict = merge.decide_story(features, candidates, self._kinds, when=effective)
+        return merge.decide_story(features, candidates, self._kinds, when=effective), keys
+
+    def _alert(
+        self,
+        tx: Tx,
+        item_id: int,
+        decision: ItemDecision,
+        matches: ItemMatches,
+        features: merge.Features,
+        subscribers: Mapping[str, Sequence[int]],
+        now: float,
+        report: PollReport,
+    ) -> None:
+        effective = decision.effective
+        verdict, keys = self.find_story(tx, item_id, features, effective)
         rule_ids = list(matches.rule_ids)
         payload = matches_json(matches)
         if verdict.story_id is None:
