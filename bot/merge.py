@@ -469,8 +469,9 @@ def compare(a: Features, b: Features, kinds: Mapping[str, str | None] = {}) -> C
     return Comparison(max(0.0, text * 0.7 + points - against), evidence)
 
 
-def profile(members: Sequence[Member]) -> Features:
-    """Everything a story has gathered (its members' actors, numbers, codes, dates)."""
+def profile(members: Sequence[Member], cjk: bool) -> Features:
+    """Everything a story has gathered (its members' actors, numbers, codes, dates), and the
+    numbers its titles in `cjk`'s script name."""
     first = members[0].features
     return Features(
         title_key="",
@@ -478,10 +479,12 @@ def profile(members: Sequence[Member]) -> Features:
         words=first.words,
         actors=frozenset().union(*(m.features.actors for m in members)),
         numbers=frozenset().union(*(m.features.numbers for m in members)),
-        title_numbers=frozenset(),
+        title_numbers=frozenset().union(
+            *(m.features.title_numbers for m in members if m.features.cjk == cjk)
+        ),
         codes=frozenset().union(*(m.features.codes for m in members)),
         dates=frozenset().union(*(m.features.dates for m in members)),
-        cjk=first.cjk,
+        cjk=cjk,
     )
 
 
@@ -511,12 +514,14 @@ def decide_story(
         ):
             continue
         results = [(compare(item, m.features, kinds), m.item_id) for m in candidate.members]
-        if any(m.features.cjk != item.cjk for m in candidate.members):
-            # Across scripts, evidence alone, against everything the story has gathered.
-            gathered = profile(candidate.members)
-            points, evidence = _evidence(item, gathered, kinds)
-            against, conflicts = _conflicts(item, gathered, kinds)
-            score = max(0.0, 20 + points - against) if _specific(evidence, kinds) else 0.0
+        # Evidence alone, against everything the story has gathered: across scripts one
+        # specific piece is enough, in one script (where wording could have agreed) two.
+        cross = any(m.features.cjk != item.cjk for m in candidate.members)
+        gathered = profile(candidate.members, item.cjk)
+        points, evidence = _evidence(item, gathered, kinds)
+        against, conflicts = _conflicts(item, gathered, kinds)
+        if _specific(evidence, kinds) >= (1 if cross else 2):
+            score = max(0.0, 20 + points - against)
             results.append(
                 (Comparison(score, {**evidence, **conflicts, "layer": "story evidence"}), None)
             )
