@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import yaml
+from feedserver import now_rfc822
 
 from bot.app import CycleReport, Radar, build_senders, load_config
 from bot.config import load_settings
@@ -41,6 +42,38 @@ CHIP_RULE = {
     },
 }
 ACTORS = {"actors": {"nvidia": {"name": "Nvidia", "aliases": ["英伟达", "NVIDIA Corp"]}}}
+
+
+SUBJECTS = [
+    "gallium",
+    "lithography",
+    "memory",
+    "GPU",
+    "antimony",
+    "DUV",
+    "HBM",
+    "graphite",
+    "EUV",
+    "DRAM",
+    "NAND",
+    "germanium",
+]
+PLACES = ["Tokyo", "The Hague", "Seoul", "Taipei", "Berlin", "Ottawa", "Canberra", "Brussels"]
+
+
+def distinct_items(count: int, feed: int = 0) -> list[dict]:
+    """RSS items that the chip rule matches and that are different stories from each other:
+    different subjects, places and numbers."""
+    return [
+        {
+            "title": f"{PLACES[feed % len(PLACES)]} adds export controls on {SUBJECTS[n % len(SUBJECTS)]} chips, "
+            f"covering {10 + 7 * n + 1000 * feed} firms",
+            "link": f"https://news.example.com/{feed}/{n}",
+            "guid": f"https://news.example.com/{feed}/{n}",
+            "pubDate": now_rfc822(-60),
+        }
+        for n in range(count)
+    ]
 
 
 def write_rules(

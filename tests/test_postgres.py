@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from fake_apis import FakeTelegram
-from feedserver import now_rfc822, rss, static
-from helpers import environment, run_once, write_feeds, write_rules
+from feedserver import rss, static
+from helpers import distinct_items, environment, run_once, write_feeds, write_rules
 from test_service import _start, _wait
 
 from bot.storage import Store, engine_url
@@ -41,25 +41,8 @@ def pg_schema_url(pg_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-SUBJECTS = ["gallium", "lithography", "memory", "GPU", "antimony", "DUV", "HBM", "graphite", "EUV"]
-PLACES = ["Tokyo", "The Hague", "Seoul", "Taipei", "Berlin", "Ottawa"]
-
-
-def _items(count: int, feed: int = 0) -> list[dict]:
-    """Distinct chip export stories: different subjects, places and numbers."""
-    return [
-        {
-            "title": f"{PLACES[feed]} adds export controls on {SUBJECTS[n]} chips, covering {10 + 7 * n + feed} firms",
-            "link": f"https://news.example.com/{feed}/{n}",
-            "guid": f"https://news.example.com/{feed}/{n}",
-            "pubDate": now_rfc822(-60),
-        }
-        for n in range(count)
-    ]
-
-
 def test_run_once_on_postgresql(tmp_path, feed_server, pg_schema_url):
-    url = feed_server.set("/feed.xml", static(rss(_items(3))))
+    url = feed_server.set("/feed.xml", static(rss(distinct_items(3))))
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url, "baseline": False}])
     env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds, RADAR_DB=pg_schema_url)
     _, printed = run_once(env)
@@ -80,7 +63,7 @@ def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
     try:
         feeds_list = []
         for n in range(6):
-            url = feed_server.set(f"/f{n}.xml", static(rss(_items(3, feed=n))))
+            url = feed_server.set(f"/f{n}.xml", static(rss(distinct_items(3, feed=n))))
             feeds_list.append({"url": url, "baseline": False, "interval": "30s"})
         feeds = write_feeds(tmp_path / "feeds.yaml", feeds_list)
         env = environment(

@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 from fake_apis import FakeTelegram
-from feedserver import now_rfc822, rss, static
-from helpers import ROOT, environment, write_feeds, write_rules
+from feedserver import rss, static
+from helpers import ROOT, distinct_items, environment, write_feeds, write_rules
 
 from bot.storage import Store
 
@@ -41,32 +41,8 @@ def _wait(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _items(count: int) -> list[dict]:
-    topics = [
-        "gallium",
-        "germanium",
-        "antimony",
-        "graphite",
-        "lithography",
-        "memory",
-        "GPU",
-        "DUV",
-        "EUV",
-        "HBM",
-    ]
-    return [
-        {
-            "title": f"Export controls number {n} on {topics[n % len(topics)]} chips from agency {n * 7}",
-            "link": f"https://news.example.com/{n}",
-            "guid": f"https://news.example.com/{n}",
-            "pubDate": now_rfc822(-60),
-        }
-        for n in range(count)
-    ]
-
-
 def test_radar_run_alerts_and_stops_gracefully_on_sigterm(tmp_path, feed_server):
-    url = feed_server.set("/feed.xml", static(rss(_items(2))))
+    url = feed_server.set("/feed.xml", static(rss(distinct_items(2))))
     feeds = write_feeds(
         tmp_path / "feeds.yaml", [{"url": url, "baseline": False, "interval": "30s"}]
     )
@@ -94,7 +70,7 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_one_per_kill(
     telegram = FakeTelegram().start()
     try:
         alerts, chats = 6, 40
-        url = feed_server.set("/feed.xml", static(rss(_items(alerts))))
+        url = feed_server.set("/feed.xml", static(rss(distinct_items(alerts))))
         feeds = write_feeds(
             tmp_path / "feeds.yaml", [{"url": url, "baseline": False, "interval": "30s"}]
         )
