@@ -13,6 +13,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 
+LATE = 0.02
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -32,9 +35,15 @@ class RateLimiter:
         return at
 
     async def wait(self, limits: Sequence[tuple[str, float]]) -> None:
-        delay = self.reserve(limits) - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
+        """Wait for a slot. A waiter that wakes late (the event loop was busy) books a new
+        slot instead of sending at once: late waiters sending together would be a burst."""
+        while True:
+            at = self.reserve(limits)
+            delay = at - self._clock()
+            if delay > 0:
+                await self._sleep(delay)
+            if self._clock() - at <= LATE:
+                return
 
     def pause(self, key: str, seconds: float) -> None:
         """Nothing more on `key` for `seconds` (the service asked us to wait)."""
