@@ -16,6 +16,7 @@ from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
 from bot.errors import Problem
 from bot.feeds import load_feeds
 from bot.fetch import Fetcher
+from bot.format import plural
 from bot.models import FeedSpec
 from bot.pipeline import Pipeline, PollReport
 from bot.rules import RuleSet, load_rules
@@ -70,25 +71,22 @@ class CycleReport:
         return [p for p in self.polls if p.error]
 
     def summary(self) -> str:
-        alerts = sum(len(p.alerts) for p in self.polls)
-        followups = sum(len(p.followups) for p in self.polls)
-        new = sum(p.new for p in self.polls)
         parts = [
-            f"polled {len(self.polls)} feed{'s' if len(self.polls) != 1 else ''}",
-            f"{new} new item{'s' if new != 1 else ''}",
-            f"{alerts} alert{'s' if alerts != 1 else ''}",
+            f"polled {plural(len(self.polls), 'feed')}",
+            plural(sum(p.new for p in self.polls), "new item"),
+            plural(sum(len(p.alerts) for p in self.polls), "alert"),
         ]
-        if followups:
-            parts.append(f"{followups} follow-up{'s' if followups != 1 else ''}")
-        parts.append(
-            f"{self.delivered.sent} message{'s' if self.delivered.sent != 1 else ''} delivered"
-        )
+        if followups := sum(len(p.followups) for p in self.polls):
+            parts.append(plural(followups, "follow-up"))
+        parts.append(f"{plural(self.delivered.sent, 'message')} delivered")
         if self.delivered.retried:
             parts.append(f"{self.delivered.retried} to retry")
         if self.delivered.failed:
             parts.append(f"{self.delivered.failed} failed")
         if self.errors:
-            parts.append(f"{len(self.errors)} feed error{'s' if len(self.errors) != 1 else ''}")
+            parts.append(plural(len(self.errors), "feed error"))
+        if self.commands:
+            parts.append(plural(self.commands, "Telegram update"))
         return ", ".join(parts)
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from bot import decide
 from bot.app import Radar, build_senders, load_config
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, Problem
 from bot.feeds import format_duration, load_feeds, parse_duration
-from bot.format import when
+from bot.format import plural, when
 from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.examples import run_examples
@@ -47,32 +47,33 @@ async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
 
 
 def rules_check(settings: Settings) -> int:
-    problems = []
+    problems: list[Problem] = []
     feeds = rules = None
     try:
         feeds = load_feeds(settings.feeds_file)
         problems.extend(feeds.warnings)
     except ConfigError as exc:
-        problems.extend(exc.problems or [exc])
+        problems.extend(exc.problems)
     try:
         rules = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
         problems.extend(rules.warnings)
     except ConfigError as exc:
-        problems.extend(exc.problems or [exc])
+        problems.extend(exc.problems)
     for problem in problems:
         _out(str(problem))
-    errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
-    if errors:
-        _out(f"{len(errors)} error{'s' if len(errors) != 1 else ''} found")
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or feeds is None or rules is None:
+        _out(f"{plural(len(errors), 'error')} found")
         return FAILED
-    assert feeds is not None and rules is not None
     ruleset = rules.ruleset
-    _out(
-        f"ok: {len(feeds.feeds)} feed{'s' if len(feeds.feeds) != 1 else ''}, "
-        f"{len(ruleset.rules)} rule{'s' if len(ruleset.rules) != 1 else ''}, "
-        f"{len(ruleset.actors)} actor{'s' if len(ruleset.actors) != 1 else ''}"
-        + (f", {len(problems)} warning{'s' if len(problems) != 1 else ''}" if problems else "")
-    )
+    parts = [
+        plural(len(feeds.feeds), "feed"),
+        plural(len(ruleset.rules), "rule"),
+        plural(len(ruleset.actors), "actor"),
+    ]
+    if problems:
+        parts.append(plural(len(problems), "warning"))
+    _out("ok: " + ", ".join(parts))
     return OK
 
 
@@ -82,7 +83,7 @@ def rules_test(settings: Settings) -> int:
     for failure in failures:
         _out(str(failure))
     if failures:
-        _out(f"{len(failures)} of {checked} examples failed")
+        _out(f"{len(failures)} of {plural(checked, 'example')} failed")
         return FAILED
     _out(f"ok: {checked} examples of {len(ruleset.rules)} rules behave as written")
     return OK
@@ -249,7 +250,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         ", ".join(f"{topic}: {len(ids)}" for topic, ids in sorted(subscribers.items()))
         or "no subscriptions"
     )
-    _out(f"Subscribers: {chats} chat{'s' if chats != 1 else ''} ({by_topic})")
+    _out(f"Subscribers: {plural(chats, 'chat')} ({by_topic})")
     _out(
         f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts"
     )
@@ -295,7 +296,7 @@ def stories(settings: Settings, *, limit: int) -> int:
             outlets = list(dict.fromkeys(m.item.outlet for m in members))
             _out(f"#{story.id} {story.title}")
             _out(
-                f"    {when(story.first_published)} · {len(members)} item{'s' if len(members) != 1 else ''} · rules: {', '.join(story.rules)}"
+                f"    {when(story.first_published)} · {plural(len(members), 'item')} · rules: {', '.join(story.rules)}"
             )
             _out(f"    outlets: {', '.join(outlets)}")
     finally:

@@ -29,6 +29,7 @@ class ConfigError(RadarError):
     """Feeds, actors or rule files are invalid, or the environment is."""
 
     def __init__(self, problems: list[Problem] | str) -> None:
+        """Problems in files (with their lines), or one message about the environment."""
         if isinstance(problems, str):
             self.problems: list[Problem] = []
             super().__init__(problems)

@@ -53,6 +53,11 @@ class AlertView:
         )
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 feed`, `2 feeds`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def when(timestamp: float | None) -> str:
     if timestamp is None:
         return "time unknown"
@@ -73,23 +78,22 @@ def _words(rules: Sequence[RuleView]) -> list[str]:
 def console_text(view: AlertView) -> str:
     title = _shorten(view.title, TITLE_LIMIT)
     if view.is_followup:
-        return (
-            f"  ↳ also reported by {view.outlet}: {title}"
-            + (f"\n    {view.link}" if view.link else "")
-            + f"\n    (story #{view.story_id})"
-        )
-    lines = []
-    for rule in view.rules:
-        lines.append(
-            f"{SEVERITY_MARK.get(rule.severity, '•')} {rule.severity.upper()}  {rule.title} [{rule.id}]"
-        )
+        lines = [f"  ↳ also reported by {view.outlet}: {title}"]
+        if view.link:
+            lines.append(f"    {view.link}")
+        lines.append(f"    (story #{view.story_id}: {_shorten(view.story_title, 80)})")
+        return "\n".join(lines)
+    lines = [
+        f"{SEVERITY_MARK.get(r.severity, '•')} {r.severity.upper()}  {r.title} [{r.id}]"
+        for r in view.rules
+    ]
     lines.append(f"  {title}")
     lines.append(f"  {view.outlet} · {when(view.published)}")
     if view.link:
         lines.append(f"  {view.link}")
     words = _words(view.rules)
     if words:
-        lines.append("  matched: " + ", ".join(f'"{w}"' for w in words))
+        lines.append("  matched: " + ", ".join(f'"{w}"' for w in words[:12]))
     return "\n".join(lines)
 
 

@@ -12,7 +12,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-
 LATE = 0.02
 
 
