@@ -104,6 +104,7 @@ def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
         assert sum(n - 1 for n in delivered.values()) <= 1, (
             "at most the one in flight at the kill repeats"
         )
+        assert telegram.rate_limited <= 1, "instances keep each chat's spacing between them"
         elapsed = time.time() - started
         for n in range(6):
             hits = feed_server.hits(f"/f{n}.xml")
