@@ -141,7 +141,6 @@ class OutboxWorker:
         self._slots = asyncio.Semaphore(max_parallel)
         self.stats = DeliveryStats()
         self.instances = 1
-        self._spaced: set[str] = set()  # destinations whose last message time was checked
 
     def recover(self) -> int:
         """Release rows left in flight by processes of this host that died, and join the
@@ -235,14 +234,12 @@ class OutboxWorker:
         destination = delivery.destination
         sender = self.senders[kind_of(destination)]
         await sender.wait_turn(destination)
-        if self.instances > 1 or destination not in self._spaced:
-            # Another instance, or this process before a restart, may have written to this
-            # destination a moment ago: keep the service's spacing from that message too.
-            self._spaced.add(destination)
-            last = await asyncio.to_thread(self.store.last_sent, destination)
-            gap = sender.spacing(destination)
-            if last is not None and (wait := last + gap - self.clock()) > 0:
-                await asyncio.sleep(min(wait, gap))
+        # Another instance, or this process before a restart, may have written to this
+        # destination a moment ago: keep the service's spacing from that message too.
+        last = await asyncio.to_thread(self.store.last_sent, destination)
+        gap = sender.spacing(destination)
+        if last is not None and (wait := last + gap - self.clock()) > 0:
+            await asyncio.sleep(min(wait, gap))
         now = self.clock()
         if not await asyncio.to_thread(
             self.store.claim_delivery, delivery.id, self.owner, now, self.lease_ttl
