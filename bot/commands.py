@@ -18,7 +18,7 @@ from bot.rules import load_rules
 from bot.rules.examples import run_examples
 from bot.storage import Store
 
-OK, FAILED, CONFIG = 0, 1, 2
+OK, FAILED = 0, 1
 
 
 def _out(text: str = "") -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SEVERITY_MARK = {"high": "🔴", "medium": "🟠", "low": "🟡"}
@@ -39,7 +39,6 @@ class AlertView:
     published: float | None
     rules: tuple[RuleView, ...] = ()
     story_title: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_followup(self) -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SEVERITIES = ("low", "medium", "high")
-
 
 @dataclass(frozen=True, slots=True)
 class FeedSpec:

@@ -41,6 +41,8 @@ class PollReport:
     alerts: list[int] = field(default_factory=list)
     followups: list[int] = field(default_factory=list)
     state: FeedState | None = None
+    wire_bytes: int = 0
+    seconds: float = 0.0
 
 
 def matches_json(matches: ItemMatches) -> dict[str, list[dict[str, str]]]:
@@ -89,7 +91,7 @@ class Pipeline:
         """Everything after the fetch: parse (off the event loop), store, match, merge."""
         now = self.clock()
         plan = decide.after_fetch(spec, state, result, now, self.rng)
-        report = PollReport(spec.url)
+        report = PollReport(spec.url, wire_bytes=result.wire_bytes, seconds=result.elapsed)
         if not plan.parse:
             report.status = plan.note or ("error" if plan.state.last_error else "ok")
             report.error = plan.state.last_error

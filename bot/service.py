@@ -96,6 +96,13 @@ class Service:
                 return
             assert self._fetcher is not None
             report = await self.radar.pipeline.poll(spec, self._fetcher, state)
+            log.debug(
+                "feed %s: %s, %d bytes in %.2fs",
+                spec.url,
+                report.status,
+                report.wire_bytes,
+                report.seconds,
+            )
             if report.error:
                 log.warning("feed %s: %s", spec.url, report.error)
             elif report.new or report.alerts:

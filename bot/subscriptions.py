@@ -12,7 +12,6 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-COMMANDS = ("start", "help", "topics", "subscribe", "unsubscribe", "list")
 CHANGING = frozenset({"subscribe", "unsubscribe", "toggle"})
 TOGGLE_PREFIX = "toggle:"
 

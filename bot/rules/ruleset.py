@@ -313,9 +313,6 @@ class RuleSet:
                 matches.append(RuleMatch(rule.id, self._hits(_positive(rule.match, ctx))))
         return ItemMatches(rules=tuple(matches), actors=self._actors_in(found))
 
-    def match_text(self, text: str) -> ItemMatches:
-        return self.match(Item(feed_url="", guid="", title=text))
-
     def explain(self, item: Item) -> list[Verdict]:
         found = self.scan(item)
         verdicts = []
