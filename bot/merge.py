@@ -164,6 +164,7 @@ class Features:
     dates: frozenset[str]
     cjk: bool
     rules: frozenset[str] = frozenset()
+    language: str = ""  # "" when unknown
     outlet: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -177,6 +178,7 @@ class Features:
             "codes": sorted(self.codes),
             "dates": sorted(self.dates),
             "cjk": self.cjk,
+            "language": self.language,
             "rules": sorted(self.rules),
             "outlet": self.outlet,
         }
@@ -193,6 +195,7 @@ class Features:
             codes=frozenset(data["codes"]),
             dates=frozenset(data.get("dates", ())),
             cjk=data["cjk"],
+            language=data.get("language", ""),
             rules=frozenset(data.get("rules", ())),
             outlet=data.get("outlet", ""),
         )
@@ -261,6 +264,93 @@ def _numbers(tokens: Sequence[str], *, trivial: bool = False) -> set[str]:
     return found
 
 
+FUNCTION_WORDS = {
+    "en": frozenset(
+        [
+            "the",
+            "of",
+            "and",
+            "to",
+            "in",
+            "on",
+            "for",
+            "with",
+            "is",
+            "as",
+            "by",
+            "from",
+            "after",
+            "over",
+            "its",
+        ]
+    ),
+    "fr": frozenset(
+        [
+            "le",
+            "la",
+            "les",
+            "des",
+            "du",
+            "de",
+            "et",
+            "pour",
+            "sur",
+            "dans",
+            "une",
+            "un",
+            "au",
+            "aux",
+            "par",
+            "avec",
+            "est",
+            "ne",
+            "ni",
+        ]
+    ),
+    "de": frozenset(
+        [
+            "der",
+            "die",
+            "das",
+            "und",
+            "den",
+            "dem",
+            "ein",
+            "eine",
+            "mit",
+            "von",
+            "fur",
+            "auf",
+            "ist",
+            "nicht",
+            "im",
+            "zu",
+            "bei",
+        ]
+    ),
+    "es": frozenset(
+        ["el", "los", "las", "del", "y", "en", "por", "para", "con", "una", "se", "su"]
+    ),
+}
+
+
+def language_of(item: Item, tokens: Sequence[str]) -> str:
+    """The item's language: as the feed declares it, else guessed from function words
+    (English, French, German, Spanish); "" when unsure."""
+    if item.language:
+        return item.language[:2].lower()
+    counts = {lang: sum(1 for t in tokens if t in words) for lang, words in FUNCTION_WORDS.items()}
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if ranked[0][1] >= 2 and ranked[0][1] > ranked[1][1]:
+        return ranked[0][0]
+    return ""
+
+
+def same_language(a: Features, b: Features) -> bool:
+    """Whether wording can be compared: same script, and not two known, different languages."""
+    return a.cjk == b.cjk and not (a.language and b.language and a.language != b.language)
+
+
 def features(
     item: Item, actors: frozenset[str] = frozenset(), rules: Sequence[str] = ()
 ) -> Features:
@@ -285,6 +375,7 @@ def features(
         ),
         dates=frozenset(dates_in(clean(f"{item.title} {summary}"))),
         cjk=has_cjk(item.title),
+        language=language_of(item, [*title_tokens, *summary_tokens]),
         rules=frozenset(rules),
         outlet=item.outlet,
     )
@@ -459,7 +550,7 @@ def compare(a: Features, b: Features, kinds: Mapping[str, str | None] = {}) -> C
     points, evidence = _evidence(a, b, kinds)
     against, conflicts = _conflicts(a, b, kinds)
     evidence.update(conflicts)
-    if a.cjk != b.cjk:
+    if not same_language(a, b):
         evidence["layer"] = "cross-language"
         score = 20 + points - against if _specific(evidence, kinds) else 0.0
         return Comparison(max(0.0, score), evidence)
@@ -469,9 +560,9 @@ def compare(a: Features, b: Features, kinds: Mapping[str, str | None] = {}) -> C
     return Comparison(max(0.0, text * 0.7 + points - against), evidence)
 
 
-def profile(members: Sequence[Member], cjk: bool) -> Features:
+def profile(members: Sequence[Member], item: Features) -> Features:
     """Everything a story has gathered (its members' actors, numbers, codes, dates), and the
-    numbers its titles in `cjk`'s script name."""
+    numbers named by its titles in the item's language."""
     first = members[0].features
     return Features(
         title_key="",
@@ -480,11 +571,12 @@ def profile(members: Sequence[Member], cjk: bool) -> Features:
         actors=frozenset().union(*(m.features.actors for m in members)),
         numbers=frozenset().union(*(m.features.numbers for m in members)),
         title_numbers=frozenset().union(
-            *(m.features.title_numbers for m in members if m.features.cjk == cjk)
+            *(m.features.title_numbers for m in members if same_language(m.features, item))
         ),
         codes=frozenset().union(*(m.features.codes for m in members)),
         dates=frozenset().union(*(m.features.dates for m in members)),
-        cjk=cjk,
+        cjk=item.cjk,
+        language=item.language,
     )
 
 
@@ -516,8 +608,8 @@ def decide_story(
         results = [(compare(item, m.features, kinds), m.item_id) for m in candidate.members]
         # Evidence alone, against everything the story has gathered: across scripts one
         # specific piece is enough, in one script (where wording could have agreed) two.
-        cross = any(m.features.cjk != item.cjk for m in candidate.members)
-        gathered = profile(candidate.members, item.cjk)
+        cross = any(not same_language(m.features, item) for m in candidate.members)
+        gathered = profile(candidate.members, item)
         points, evidence = _evidence(item, gathered, kinds)
         against, conflicts = _conflicts(item, gathered, kinds)
         if _specific(evidence, kinds) >= (1 if cross else 2):

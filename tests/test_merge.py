@@ -143,7 +143,7 @@ def test_replay_of_the_dev_set_swallows_no_event():
     assert report["negative_events_alerting"] == []
     # Duplicates are the price of never swallowing: paraphrases and translations that share
     # no name, number or date with the first report. Guard against regressions.
-    assert report["duplicates_per_event"] <= 0.9
+    assert report["duplicates_per_event"] <= 0.7
 
 
 def test_distinct_stories_on_the_same_day_stay_apart():
