@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -98,7 +99,7 @@ class _Server(ThreadingHTTPServer):
     api: FakeApi
 
 
-class FakeApi:
+class FakeApi(ABC):
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.calls: list[Call] = []
@@ -138,10 +139,11 @@ class FakeApi:
             self.calls.append(call)
         return call
 
+    @abstractmethod
     def dispatch(
         self, path: str, params: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, Any, dict[str, str]]:
-        raise NotImplementedError
+        """Answer one call: (HTTP status, JSON body, extra headers); status 0 hangs up."""
 
 
 class FakeTelegram(FakeApi):

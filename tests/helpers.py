@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import yaml
-from feedserver import now_rfc822
+from feedserver import now_rfc822, rss, static
 
 from bot.app import CycleReport, Radar, build_senders, load_config
 from bot.config import load_settings
@@ -88,6 +88,27 @@ def write_rules(
             yaml.safe_dump(dict(rule), allow_unicode=True, sort_keys=False), encoding="utf-8"
         )
     return folder
+
+
+def subscribed_farm(
+    folder: Path, feed_server, telegram, *, chats: int, alerts: int, **env_extra: str
+) -> dict[str, str]:
+    """A feed of `alerts` distinct chip stories and `chats` Telegram chats subscribed to them."""
+    url = feed_server.set("/farm.xml", static(rss(distinct_items(alerts))))
+    feeds = write_feeds(folder / "feeds.yaml", [{"url": url, "baseline": False, "interval": "30s"}])
+    env = environment(
+        folder,
+        write_rules(folder / "rules"),
+        feeds,
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_API_URL=telegram.api_url,
+        **env_extra,
+    )
+    store = Store(env["RADAR_DB"])
+    for chat in range(1, chats + 1):
+        store.subscribe(chat, ["chip-export"], time.time())
+    store.close()
+    return env
 
 
 def copy_shipped_rules(folder: Path) -> Path:

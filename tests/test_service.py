@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from fake_apis import FakeTelegram
 from feedserver import rss, static
-from helpers import ROOT, distinct_items, environment, write_feeds, write_rules
+from helpers import ROOT, distinct_items, environment, subscribed_farm, write_feeds, write_rules
 
 from bot.storage import Store
 
@@ -70,21 +70,7 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_at_most_one_per_kill(
     telegram = FakeTelegram().start()
     try:
         alerts, chats = 6, 40
-        url = feed_server.set("/feed.xml", static(rss(distinct_items(alerts))))
-        feeds = write_feeds(
-            tmp_path / "feeds.yaml", [{"url": url, "baseline": False, "interval": "30s"}]
-        )
-        env = environment(
-            tmp_path,
-            write_rules(tmp_path / "rules"),
-            feeds,
-            TELEGRAM_BOT_TOKEN=telegram.token,
-            TELEGRAM_API_URL=telegram.api_url,
-        )
-        store = Store(env["RADAR_DB"])
-        for chat in range(1, chats + 1):
-            store.subscribe(chat, ["chip-export"], time.time())
-        store.close()
+        env = subscribed_farm(tmp_path, feed_server, telegram, chats=chats, alerts=alerts)
         expected = alerts * chats
 
         kills = 0
