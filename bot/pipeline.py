@@ -107,18 +107,15 @@ class Pipeline:
                 feed_name=spec.name,
                 with_content=self._with_content,
             )
-        except FeedParseError as exc:
-            failed = decide.failed_parse(spec, plan, str(exc), now, self.rng)
+        except Exception as exc:  # whatever a hostile document does, the other feeds go on
+            if isinstance(exc, FeedParseError):
+                reason = str(exc)
+            else:
+                log.exception("parsing %s failed", spec.url)
+                reason = f"cannot parse the feed: {exc!r}"
+            failed = decide.failed_parse(spec, plan, reason, now, self.rng)
             self.store.save_feed_state(failed)
-            report.status, report.error, report.state = "error", str(exc), failed
-            return report
-        except Exception as exc:  # feedparser on hostile input: never let one feed stop the rest
-            log.exception("parsing %s failed", spec.url)
-            failed = decide.failed_parse(
-                spec, plan, f"cannot parse the feed: {exc!r}", now, self.rng
-            )
-            self.store.save_feed_state(failed)
-            report.status, report.error, report.state = "error", str(exc), failed
+            report.status, report.error, report.state = "error", reason, failed
             return report
         final = replace(
             plan.state,
