@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 LEASE_TTL = 90.0
 MAX_RETRY_DELAY = 900.0
 HEARTBEAT = 10.0
+VIEW_CACHE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ class OutboxWorker:
         self._slots = asyncio.Semaphore(max_parallel)
         self.stats = DeliveryStats()
         self.instances = 1
+        self._views: dict[int, AlertView] = {}
 
     def recover(self) -> int:
         """Release rows left in flight by processes of this host that died, and join the
@@ -307,7 +309,15 @@ class OutboxWorker:
         return parent.ref if parent is not None and parent.status == "sent" else None
 
     def view(self, delivery: Delivery) -> AlertView:
-        return build_view(self.store, self.ruleset, delivery.alert_id)
+        """The alert as messages show it; read once per alert, however many destinations."""
+        view = self._views.get(delivery.alert_id)
+        if view is None:
+            if len(self._views) >= VIEW_CACHE:
+                self._views.clear()
+            view = self._views[delivery.alert_id] = build_view(
+                self.store, self.ruleset, delivery.alert_id
+            )
+        return view
 
 
 def build_view(store: Store, ruleset: RuleSet, alert_id: int) -> AlertView:
