@@ -25,6 +25,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from bot import lexicon
+from bot.lexicon import concepts_in
 from bot.models import Item
 from bot.text import clean, has_cjk, is_cjk_char, tokenize
 
@@ -50,6 +52,13 @@ CLOSE_IN_TIME = ((6 * 3600.0, 20.0), (24 * 3600.0, 10.0))
 TITLE_NUMBER_CONFLICT = 30.0
 ACTOR_CONFLICT = 10.0
 DIRECTION_CONFLICT = 100.0  # a veto
+# The gist layer: within GIST_SPAN of a story's nearest item, an item whose concepts, actors,
+# numbers and dates the story has mostly told already joins it (GIST_SCALE * share covered).
+GIST_SPAN = 36 * 3600.0
+GIST_MIN_WEIGHT = 4.0
+GIST_SCALE = 70.0
+GIST_NUMBER_WEIGHT = 3.0
+GIST_CODE_WEIGHT = 4.0
 
 # A restriction imposed and one lifted are different stories, however alike their words: a
 # title lifts when a lifting verb comes within a few words of a restriction, and imposes when
@@ -166,6 +175,8 @@ class Features:
     rules: frozenset[str] = frozenset()
     language: str = ""  # "" when unknown
     outlet: str = ""
+    concepts: frozenset[str] = frozenset()
+    title_countries: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,6 +192,8 @@ class Features:
             "language": self.language,
             "rules": sorted(self.rules),
             "outlet": self.outlet,
+            "concepts": sorted(self.concepts),
+            "title_countries": sorted(self.title_countries),
         }
 
     @classmethod
@@ -198,6 +211,8 @@ class Features:
             language=data.get("language", ""),
             rules=frozenset(data.get("rules", ())),
             outlet=data.get("outlet", ""),
+            concepts=frozenset(data.get("concepts", ())),
+            title_countries=frozenset(data.get("title_countries", ())),
         )
 
 
@@ -378,6 +393,8 @@ def features(
         language=language_of(item, [*title_tokens, *summary_tokens]),
         rules=frozenset(rules),
         outlet=item.outlet,
+        concepts=concepts_in(f"{item.title} {summary}"),
+        title_countries=concepts_in(item.title) & lexicon.COUNTRIES,
     )
 
 
@@ -441,6 +458,17 @@ def _strong(actors: frozenset[str], kinds: Mapping[str, str | None]) -> set[str]
     return {a for a in actors if _actor_weight(a, kinds) >= STRONG_WEIGHT}
 
 
+def _rivals(a: set[str], b: set[str], kinds: Mapping[str, str | None]) -> list[list[str]] | None:
+    """Actors of one kind on both sides, none of them shared: companies, events or places
+    (two companies, two summits). People are left out: a story quotes many."""
+    for kind in sorted({kinds.get(x) or "" for x in a} - {"person"}):
+        same_a = sorted(x for x in a if (kinds.get(x) or "") == kind)
+        same_b = sorted(x for x in b if (kinds.get(x) or "") == kind)
+        if same_a and same_b:
+            return [same_a, same_b]
+    return None
+
+
 def _evidence(
     a: Features, b: Features, kinds: Mapping[str, str | None]
 ) -> tuple[float, dict[str, Any]]:
@@ -500,9 +528,9 @@ def _conflicts(
         points += DIRECTION_CONFLICT
         found["opposite_actions"] = [direction_a, direction_b]
     strong_a, strong_b = _strong(a.actors, kinds), _strong(b.actors, kinds)
-    if strong_a and strong_b and not (strong_a & strong_b):
+    if not (strong_a & strong_b) and (rivals := _rivals(strong_a, strong_b, kinds)):
         points += ACTOR_CONFLICT
-        found["different_actors"] = [sorted(strong_a), sorted(strong_b)]
+        found["different_actors"] = rivals
     return points, found
 
 
@@ -580,10 +608,56 @@ def profile(members: Sequence[Member], item: Features) -> Features:
     )
 
 
+def _gist(f: Features, kinds: Mapping[str, str | None]) -> dict[str, float]:
+    """What an item is about, weighted: its concepts, actors, numbers, codes and dates."""
+    gist = {c: lexicon.weight(c) for c in f.concepts}
+    for actor in f.actors:
+        gist[actor] = max(gist.get(actor, 0.0), min(_actor_weight(actor, kinds) / 5, 3.0))
+    gist.update({f"#{n}": GIST_NUMBER_WEIGHT for n in f.numbers if len(n) > 1})
+    gist.update({f"#{c}": GIST_CODE_WEIGHT for c in f.codes | f.dates})
+    return gist
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """How much of what an item is about a story has already told: the weight shared, the
+    share of the item's weight it is, what was shared, and countries the item's title names
+    that the story never did (another government acting: another story)."""
+
+    weight: float
+    coverage: float
+    shared: tuple[str, ...]
+    new_countries: tuple[str, ...]
+    specific: float = 0.0  # the weight shared beyond broad words and countries
+
+
+def gist_overlap(
+    item: Features, members: Sequence[Member], kinds: Mapping[str, str | None] = {}
+) -> Overlap:
+    mine = _gist(item, kinds)
+    told: set[str] = set()
+    for member in members:
+        told.update(_gist(member.features, kinds))
+    shared = sorted(set(mine) & told)
+    total = sum(mine.values())
+    weight = sum(mine[k] for k in shared)
+    return Overlap(
+        weight,
+        weight / total if total else 0.0,
+        tuple(shared),
+        tuple(sorted(item.title_countries - told)),
+        sum(mine[k] for k in shared if mine[k] > lexicon.BROAD_WEIGHT),
+    )
+
+
+def _nearest(when: float, members: Sequence[Member]) -> float:
+    return min(abs(when - m.published) for m in members)
+
+
 def _closeness(when: float | None, members: Sequence[Member]) -> float:
     if when is None:
         return 0.0
-    nearest = min(abs(when - m.published) for m in members)
+    nearest = _nearest(when, members)
     return next((bonus for span, bonus in CLOSE_IN_TIME if nearest <= span), 0.0)
 
 
@@ -617,6 +691,20 @@ def decide_story(
             results.append(
                 (Comparison(score, {**evidence, **conflicts, "layer": "story evidence"}), None)
             )
+        if when is not None and _nearest(when, candidate.members) <= GIST_SPAN:
+            overlap = gist_overlap(item, candidate.members, kinds)
+            if (
+                overlap.weight >= GIST_MIN_WEIGHT
+                and overlap.specific >= lexicon.CONCEPT_WEIGHT
+                and not overlap.new_countries
+            ):
+                gist = {
+                    "shared": list(overlap.shared),
+                    "coverage": round(overlap.coverage, 2),
+                    **conflicts,
+                }
+                score = max(0.0, GIST_SCALE * overlap.coverage - against)
+                results.append((Comparison(score, {**gist, "layer": "gist"}), None))
         bonus = _closeness(when, candidate.members)
         for result, member_id in results:
             score, evidence = result.score, result.evidence
