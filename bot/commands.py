@@ -330,12 +330,14 @@ def _merge_reason(merge: dict[str, Any] | None, first: bool) -> str:
     if first or not merge or merge.get("story_id") is None:
         return "opened the story"
     evidence: list[str] = [f"score {merge.get('score')}", f"{merge.get('layer', 'fuzzy')}"]
-    for key in ("text", "actors", "numbers", "codes"):
+    labels = {"shared": "about", "coverage": "of its gist told"}
+    for key in ("text", "actors", "numbers", "codes", "dates", "shared", "coverage"):
         if key in merge:
             value = merge[key]
-            evidence.append(
-                f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
-            )
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            if key == "coverage":
+                shown = f"{float(value):.0%}"
+            evidence.append(f"{labels.get(key, key)}: {shown}")
     if "compared_with_item" in merge:
         evidence.append(f"closest to item {merge['compared_with_item']}")
     return "joined: " + "; ".join(evidence)

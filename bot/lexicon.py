@@ -15,7 +15,8 @@ what the actor file leaves out on purpose, such as demonyms ("Chinese", "赴美"
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.text import is_cjk_char, tokenize
@@ -91,7 +92,7 @@ CONCEPTS: dict[str, str] = {
     ),
     "export-control": (
         "export control*|export rule*|export curb*|export licen*|export regulation*|出口管制|"
-        "出口管理|輸出規制|수출 통제|controle* a l'export*|exportkontroll*|exportregel*|"
+        "出口管理|輸出規制|수출 통제|controle a l export*|controles a l export*|exportkontroll*|exportregel*|"
         "ausfuhr*"
     ),
     "entity-list": (
@@ -168,43 +169,110 @@ def weight(concept: str) -> float:
     return BROAD_WEIGHT if concept in BROAD else CONCEPT_WEIGHT
 
 
-def _latin_pattern(form: str) -> str:
-    head = "[a-z0-9']*" if form.startswith("*") else ""
-    tail = "[a-z0-9']*" if form.endswith("*") else ""
-    return head + re.escape(form.strip("*")) + tail
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """A Latin form as words; `head`/`tail`: its first/last word may be part of a longer one."""
+
+    words: tuple[str, ...]
+    head: bool
+    tail: bool
+    concept: str
+
+    @property
+    def size(self) -> int:
+        return sum(len(w) for w in self.words)
+
+    def starts(self, token: str) -> bool:
+        word = self.words[0]
+        if self.head:
+            return word in token if self.tail or len(self.words) > 1 else token.endswith(word)
+        return token.startswith(word) if self.tail and len(self.words) == 1 else token == word
+
+    def rest_matches(self, tokens: Sequence[str], at: int) -> bool:
+        rest = self.words[1:]
+        if at + len(rest) >= len(tokens):
+            return False
+        for offset, word in enumerate(rest, start=1):
+            token = tokens[at + offset]
+            last = offset == len(rest)
+            if not (token == word or (last and self.tail and token.startswith(word))):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Lexicon:
+    exact: dict[str, list[_Form]]  # by first word, written out
+    prefixes: dict[str, list[_Form]]  # single words ending in "*", by their letters
+    prefix_sizes: tuple[int, ...]
+    inner: tuple[_Form, ...]  # forms whose first word may be inside a token
+    cjk: tuple[tuple[str, str], ...]
 
 
 @lru_cache(maxsize=1)
-def _compiled() -> tuple[re.Pattern[str], dict[str, list[str]], list[tuple[str, str]]]:
-    """One regex over every Latin form (a named group per form), and the CJK forms."""
-    latin: list[str] = []
-    owners: dict[str, list[str]] = {}
+def _lexicon() -> _Lexicon:
+    exact: dict[str, list[_Form]] = {}
+    prefixes: dict[str, list[_Form]] = {}
+    inner: list[_Form] = []
     cjk: list[tuple[str, str]] = []
     for concept, forms in CONCEPTS.items():
-        for form in forms.split("|"):
-            if any(is_cjk_char(c) for c in form):
-                cjk.append((form, concept))
+        for text in forms.split("|"):
+            if any(is_cjk_char(c) for c in text):
+                cjk.append((text, concept))
                 continue
-            pattern = _latin_pattern(form)
-            if pattern not in owners:
-                latin.append(pattern)
-            owners.setdefault(pattern, []).append(concept)
-    # Where forms overlap, the longest (most specific) wins: "Reisepässe" is a passport.
-    latin.sort(key=lambda p: -len(p.replace("[a-z0-9']*", "")))
-    groups = [f"(?P<g{i}>{p})" for i, p in enumerate(latin)]
-    regex = re.compile(r"(?<![a-z0-9'])(?:" + "|".join(groups) + r")(?![a-z0-9'])")
-    by_group = {f"g{i}": owners[p] for i, p in enumerate(latin)}
-    return regex, by_group, cjk
+            words = tokenize(text.strip("*")).folded
+            form = _Form(words, text.startswith("*"), text.endswith("*"), concept)
+            if form.head:
+                inner.append(form)
+            elif form.tail and len(words) == 1:
+                prefixes.setdefault(words[0], []).append(form)
+            else:
+                exact.setdefault(words[0], []).append(form)
+    return _Lexicon(
+        exact, prefixes, tuple(sorted({len(p) for p in prefixes})), tuple(inner), tuple(cjk)
+    )
+
+
+@lru_cache(maxsize=65536)
+def _starting(token: str) -> tuple[_Form, ...]:
+    """Forms whose first word matches this token (news reuses words: cached)."""
+    lexicon = _lexicon()
+    options = [*lexicon.exact.get(token, ())]
+    for size in lexicon.prefix_sizes:
+        if size > len(token):
+            break
+        options += lexicon.prefixes.get(token[:size], ())
+    options += lexicon.inner
+    return tuple(f for f in options if f.starts(token))
+
+
+def _latin_concepts(tokens: Sequence[str]) -> set[str]:
+    """Scan left to right; where forms overlap, the longest (most specific) wins:
+    "Reisepässe" is a passport, not only travel."""
+    found: set[str] = set()
+    at = 0
+    while at < len(tokens):
+        options = _starting(tokens[at])
+        matched = [f for f in options if f.rest_matches(tokens, at)] if options else ()
+        if not matched:
+            at += 1
+            continue
+        best = max(f.size for f in matched)
+        winners = [f for f in matched if f.size == best]
+        found.update(f.concept for f in winners)
+        at += len(winners[0].words)
+    return found
 
 
 def concepts_in(text: str) -> frozenset[str]:
     """The concepts a text names, in any of the lexicon's languages."""
-    tokens = tokenize(text).folded
-    latin = " ".join(t for t in tokens if not is_cjk_char(t[0]))
-    cjk = "".join(t if is_cjk_char(t[0]) else " " for t in tokens)
-    regex, by_group, cjk_forms = _compiled()
-    found: set[str] = set()
-    for match in regex.finditer(latin):
-        found.update(by_group[match.lastgroup or ""])
-    found.update(concept for form, concept in cjk_forms if form in cjk)
+    return concepts_of(tokenize(text).folded)
+
+
+def concepts_of(tokens: Sequence[str]) -> frozenset[str]:
+    """The concepts named by folded tokens (as `bot.text.tokenize` gives them)."""
+    found = _latin_concepts([t for t in tokens if not is_cjk_char(t[0])])
+    if any(is_cjk_char(t[0]) for t in tokens):
+        cjk = "".join(t if is_cjk_char(t[0]) else " " for t in tokens)
+        found.update(concept for form, concept in _lexicon().cjk if form in cjk)
     return frozenset(found)

@@ -12,7 +12,10 @@ Layers, cheapest first (GUIDs and canonical links are handled before merging, in
 codes such as H20) and weakened by what contradicts (different numbers in the titles, different
 companies or people). Items in another script (Chinese, Japanese, Korean against Latin) are
 compared by evidence alone, against everything the story has gathered: its actors, numbers
-and dates must agree. An item only joins a story that matched one of its rules.
+and dates must agree. Last, the gist (`gist_overlap`): close in time, an item whose concepts
+(`bot.lexicon`, any language), actors, numbers and dates the story has mostly told already
+joins it, unless its headline names a government the story never did or all it shares is
+what every story of the topic says. An item only joins a story that matched one of its rules.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from bot import lexicon
-from bot.lexicon import concepts_in
 from bot.models import Item
 from bot.text import clean, has_cjk, is_cjk_char, tokenize
 
@@ -393,8 +395,8 @@ def features(
         language=language_of(item, [*title_tokens, *summary_tokens]),
         rules=frozenset(rules),
         outlet=item.outlet,
-        concepts=concepts_in(f"{item.title} {summary}"),
-        title_countries=concepts_in(item.title) & lexicon.COUNTRIES,
+        concepts=lexicon.concepts_of([*title_tokens, *summary_tokens]),
+        title_countries=lexicon.concepts_of(title_tokens) & lexicon.COUNTRIES,
     )
 
 
@@ -512,7 +514,8 @@ def _direction(f: Features) -> str | None:
 def _conflicts(
     a: Features, b: Features, kinds: Mapping[str, str | None]
 ) -> tuple[float, dict[str, Any]]:
-    """Points against: titles with different numbers, or naming different companies/people."""
+    """Points against: titles with different numbers, opposite actions, or different companies,
+    events or places."""
     found: dict[str, Any] = {}
     points = 0.0
     if (
@@ -528,7 +531,12 @@ def _conflicts(
         points += DIRECTION_CONFLICT
         found["opposite_actions"] = [direction_a, direction_b]
     strong_a, strong_b = _strong(a.actors, kinds), _strong(b.actors, kinds)
-    if not (strong_a & strong_b) and (rivals := _rivals(strong_a, strong_b, kinds)):
+    if (
+        strong_a
+        and strong_b
+        and not (strong_a & strong_b)
+        and (rivals := _rivals(strong_a, strong_b, kinds))
+    ):
         points += ACTOR_CONFLICT
         found["different_actors"] = rivals
     return points, found
