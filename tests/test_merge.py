@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from feedserver import now_rfc822, rss, static
 from helpers import DATA, SHIPPED_RULES, cli, copy_shipped_rules, environment, run_once, write_feeds
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import lexicon, merge
 from bot.models import Item
@@ -146,6 +148,12 @@ def test_concepts_across_languages(text, concepts):
 def test_concepts_are_whole_words():
     assert "travel" not in lexicon.concepts_in("A triplet of reports")
     assert "ban" not in lexicon.concepts_in("Banks and bandwidth")
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_any_text_gives_known_concepts(text):
+    assert lexicon.concepts_in(text) <= set(lexicon.CONCEPTS)
 
 
 TRAVEL = ("travel-guidance",)
