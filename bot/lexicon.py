@@ -218,7 +218,8 @@ def _lexicon() -> _Lexicon:
     for concept, forms in CONCEPTS.items():
         for text in forms.split("|"):
             if any(is_cjk_char(c) for c in text):
-                cjk.append((text, concept))
+                # As `concepts_of` sees the text: normalised, CJK characters run together.
+                cjk.append((_cjk_run(tokenize(text).folded), concept))
                 continue
             words = tokenize(text.strip("*")).folded
             form = _Form(words, text.startswith("*"), text.endswith("*"), concept)
@@ -264,6 +265,11 @@ def _latin_concepts(tokens: Sequence[str]) -> set[str]:
     return found
 
 
+def _cjk_run(tokens: Sequence[str]) -> str:
+    """CJK characters run together (a space where other words were; no middle dots)."""
+    return "".join(t if is_cjk_char(t[0]) else " " for t in tokens if t != "・")
+
+
 def concepts_in(text: str) -> frozenset[str]:
     """The concepts a text names, in any of the lexicon's languages."""
     return concepts_of(tokenize(text).folded)
@@ -273,6 +279,6 @@ def concepts_of(tokens: Sequence[str]) -> frozenset[str]:
     """The concepts named by folded tokens (as `bot.text.tokenize` gives them)."""
     found = _latin_concepts([t for t in tokens if not is_cjk_char(t[0])])
     if any(is_cjk_char(t[0]) for t in tokens):
-        cjk = "".join(t if is_cjk_char(t[0]) else " " for t in tokens)
+        cjk = _cjk_run(tokens)
         found.update(concept for form, concept in _lexicon().cjk if form in cjk)
     return frozenset(found)

@@ -136,6 +136,8 @@ def test_only_stories_of_a_shared_rule_are_joined():
         ("Russland: Führungskräfte müssen Reisepässe abgeben", {"executive", "passport"}),
         ("Les Pays-Bas annoncent de futures restrictions", {"netherlands", "plan"}),
         ("ASML does not expect a material effect", set()),
+        ("エンティティー・リストに追加", {"entity-list"}),
+        ("수출 통제 강화", {"export-control"}),
     ],
 )
 def test_concepts_across_languages(text, concepts):
