@@ -23,12 +23,13 @@ from bot import merge
 from bot.config import Settings
 from bot.models import Item
 from bot.pipeline import Pipeline
-from bot.rules import RuleSet
+from bot.rules import RuleSet, load_rules
 from bot.storage import Store, items, stories, story_keys
 
 WINDOW = 4 * 86400.0
 NOW = 1_900_000_000.0
 RULES = ("chip-export", "travel-guidance", "ai-summit")
+LEXICON = load_rules(Path(__file__).parent.parent / "rules").ruleset.lexicon
 
 
 def vocabulary(size: int, rng: random.Random) -> list[str]:
@@ -61,7 +62,7 @@ def populate(
     for n in range(count):
         item, actors, rules = story_item(rng, vocab, n)
         published = NOW - rng.uniform(0, WINDOW * 0.9)
-        features = merge.features(item, actors, rules)
+        features = merge.features(item, actors, rules, LEXICON)
         item_rows.append(
             {
                 "id": n + 1, "feed_url": "bench", "guid": item.guid, "title": item.title, "summary": item.summary,
@@ -131,13 +132,15 @@ def main() -> None:
             started = time.perf_counter()
             made = populate(store, count, rng, vocab)
             setup = time.perf_counter() - started
-            pipeline = Pipeline(store, RuleSet((), {}, (), {}), Settings(story_window=WINDOW))
+            pipeline = Pipeline(
+                store, RuleSet((), {}, (), {}, LEXICON), Settings(story_window=WINDOW)
+            )
             tests = newcomers(made, args.items, rng, vocab)
             right = kept = 0
             started = time.perf_counter()
             with store.begin() as tx:
                 for item, actors, rules, published, truth in tests:
-                    features = merge.features(item, actors, rules)
+                    features = merge.features(item, actors, rules, LEXICON)
                     decision, _ = pipeline.find_story(tx, -1, features, published)
                     if truth is not None and decision.story_id == truth:
                         right += 1
@@ -149,14 +152,21 @@ def main() -> None:
             if count <= args.brute_force_limit:
                 every = [
                     merge.Candidate(
-                        n + 1, (merge.Member(n + 1, merge.features(i, a, r), p),), frozenset(r)
+                        n + 1,
+                        (merge.Member(n + 1, merge.features(i, a, r, LEXICON), p),),
+                        frozenset(r),
                     )
                     for n, (i, a, r, p) in enumerate(made)
                 ]
                 sample = tests[:100]
                 started = time.perf_counter()
                 for item, actors, rules, published, _ in sample:
-                    merge.decide_story(merge.features(item, actors, rules), every, when=published)
+                    merge.decide_story(
+                        merge.features(item, actors, rules, LEXICON),
+                        every,
+                        when=published,
+                        lexicon=LEXICON,
+                    )
                 brute = (time.perf_counter() - started) / len(sample)
             store.close()
         half = args.items // 2

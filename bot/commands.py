@@ -70,6 +70,7 @@ def rules_check(settings: Settings) -> int:
         plural(len(feeds.feeds), "feed"),
         plural(len(ruleset.rules), "rule"),
         plural(len(ruleset.actors), "actor"),
+        plural(len(ruleset.lexicon.forms), "concept"),
     ]
     if problems:
         parts.append(plural(len(problems), "warning"))

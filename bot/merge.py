@@ -13,7 +13,7 @@ codes such as H20) and weakened by what contradicts (different numbers in the ti
 companies or people). Items in another script (Chinese, Japanese, Korean against Latin) are
 compared by evidence alone, against everything the story has gathered: its actors, numbers
 and dates must agree. Last, the gist (`gist_overlap`): close in time, an item whose concepts
-(`bot.lexicon`, any language), actors, numbers and dates the story has mostly told already
+(`bot.lexicon`, from `rules/concepts.yaml`), actors, numbers and dates the story has mostly told already
 joins it, unless its headline names a government the story never did or all it shares is
 what every story of the topic says. An item only joins a story that matched one of its rules.
 """
@@ -28,7 +28,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from bot import lexicon
+from bot.lexicon import BROAD_WEIGHT, CONCEPT_WEIGHT, EMPTY, Lexicon
 from bot.models import Item
 from bot.text import clean, has_cjk, is_cjk_char, tokenize
 
@@ -369,7 +369,10 @@ def same_language(a: Features, b: Features) -> bool:
 
 
 def features(
-    item: Item, actors: frozenset[str] = frozenset(), rules: Sequence[str] = ()
+    item: Item,
+    actors: frozenset[str] = frozenset(),
+    rules: Sequence[str] = (),
+    lexicon: Lexicon = EMPTY,
 ) -> Features:
     title_tokens = list(tokenize(_strip_title(item.title)).folded)
     while title_tokens and (
@@ -396,7 +399,7 @@ def features(
         rules=frozenset(rules),
         outlet=item.outlet,
         concepts=lexicon.concepts_of([*title_tokens, *summary_tokens]),
-        title_countries=lexicon.concepts_of(title_tokens) & lexicon.COUNTRIES,
+        title_countries=lexicon.concepts_of(title_tokens) & lexicon.countries,
     )
 
 
@@ -616,7 +619,7 @@ def profile(members: Sequence[Member], item: Features) -> Features:
     )
 
 
-def _gist(f: Features, kinds: Mapping[str, str | None]) -> dict[str, float]:
+def _gist(f: Features, kinds: Mapping[str, str | None], lexicon: Lexicon) -> dict[str, float]:
     """What an item is about, weighted: its concepts, actors, numbers, codes and dates."""
     gist = {c: lexicon.weight(c) for c in f.concepts}
     for actor in f.actors:
@@ -640,12 +643,15 @@ class Overlap:
 
 
 def gist_overlap(
-    item: Features, members: Sequence[Member], kinds: Mapping[str, str | None] = {}
+    item: Features,
+    members: Sequence[Member],
+    kinds: Mapping[str, str | None] = {},
+    lexicon: Lexicon = EMPTY,
 ) -> Overlap:
-    mine = _gist(item, kinds)
+    mine = _gist(item, kinds, lexicon)
     told: set[str] = set()
     for member in members:
-        told.update(_gist(member.features, kinds))
+        told.update(_gist(member.features, kinds, lexicon))
     shared = sorted(set(mine) & told)
     total = sum(mine.values())
     weight = sum(mine[k] for k in shared)
@@ -654,7 +660,7 @@ def gist_overlap(
         weight / total if total else 0.0,
         tuple(shared),
         tuple(sorted(item.title_countries - told)),
-        sum(mine[k] for k in shared if mine[k] > lexicon.BROAD_WEIGHT),
+        sum(mine[k] for k in shared if mine[k] > BROAD_WEIGHT),
     )
 
 
@@ -675,6 +681,7 @@ def decide_story(
     kinds: Mapping[str, str | None] = {},
     threshold: float | None = None,
     when: float | None = None,
+    lexicon: Lexicon = EMPTY,
 ) -> MergeDecision:
     """The story this item joins, if any: the best-scoring candidate above the threshold.
 
@@ -700,10 +707,10 @@ def decide_story(
                 (Comparison(score, {**evidence, **conflicts, "layer": "story evidence"}), None)
             )
         if when is not None and _nearest(when, candidate.members) <= GIST_SPAN:
-            overlap = gist_overlap(item, candidate.members, kinds)
+            overlap = gist_overlap(item, candidate.members, kinds, lexicon)
             if (
                 overlap.weight >= GIST_MIN_WEIGHT
-                and overlap.specific >= lexicon.CONCEPT_WEIGHT
+                and overlap.specific >= CONCEPT_WEIGHT
                 and not overlap.new_countries
             ):
                 gist = {

@@ -158,7 +158,9 @@ class Pipeline:
                 continue
             matches = self.ruleset.match(decision.item) if decision.verdict is Verdict.NEW else None
             features = (
-                merge.features(decision.item, matches.actors, matches.rule_ids)
+                merge.features(
+                    decision.item, matches.actors, matches.rule_ids, self.ruleset.lexicon
+                )
                 if matches and matches.rules
                 else None
             )
@@ -201,7 +203,10 @@ class Pipeline:
             )
             for story_id, members in stored.items()
         ]
-        return merge.decide_story(features, candidates, self._kinds, when=effective), keys
+        decision = merge.decide_story(
+            features, candidates, self._kinds, when=effective, lexicon=self.ruleset.lexicon
+        )
+        return decision, keys
 
     def _alert(
         self,

@@ -47,6 +47,19 @@ def test_unknown_actor_is_an_error_with_a_suggestion(tmp_path):
     )
 
 
+def test_rules_check_names_problems_in_the_concepts_file(tmp_path):
+    rules = write_rules(tmp_path / "rules")
+    (rules / "concepts.yaml").write_text(
+        "concepts:\n  travel:\n    form: [trip]\n  passport:\n    forms: [passport, 'pass*port']\n",
+        encoding="utf-8",
+    )
+    result = cli(["rules", "check"], _env(tmp_path, rules))
+    assert result.returncode == 1
+    out = result.stdout
+    assert "concepts.yaml:3: unknown key 'form' in concepts.travel (did you mean 'forms'?)" in out
+    assert "concepts.yaml:5: concepts.passport.forms.1: form 'pass*port'" in out
+
+
 def test_rules_check_rejects_a_rule_that_can_never_match(tmp_path):
     rules = write_rules(tmp_path / "rules")
     (rules / "never.yaml").write_text(
@@ -123,7 +136,7 @@ def test_rules_schema_is_the_committed_schema(tmp_path):
     assert generated == committed, "run `radar rules schema -o rules/schema.json` and commit it"
     assert generated["properties"]["severity"]["enum"] == ["low", "medium", "high"]
     for path in (ROOT / "rules").glob("*.yaml"):
-        if path.name not in ("feeds.yaml", "actors.yaml"):
+        if path.name not in ("feeds.yaml", "actors.yaml", "concepts.yaml"):
             assert path.read_text(encoding="utf-8").startswith(
                 "# yaml-language-server: $schema=schema.json"
             )

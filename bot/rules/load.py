@@ -1,4 +1,4 @@
-"""Reading the rules folder: `actors.yaml` and one rule per `*.yaml` file.
+"""Reading the rules folder: `actors.yaml`, `concepts.yaml` and one rule per `*.yaml` file.
 
 Every problem names its file and line. Errors reject the rule set (a typo must never silently
 disable a rule); warnings are reported by `radar rules check` and do not stop Radar.
@@ -15,6 +15,7 @@ from typing import Any
 import pydantic
 
 from bot.errors import ConfigError, Problem
+from bot.lexicon import Lexicon
 from bot.rules.engine import Term, compile_phrase
 from bot.rules.ruleset import (
     Actor,
@@ -35,6 +36,7 @@ from bot.rules.schema import (
     ActorsEntry,
     ActorsFile,
     AnyOfTerms,
+    ConceptsFile,
     Group,
     NearEntry,
     RuleFile,
@@ -42,7 +44,10 @@ from bot.rules.schema import (
 from bot.text import tokenize
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
-NOT_RULES = frozenset({"feeds.yaml", "feeds.yml", "actors.yaml", "actors.yml"})
+NOT_RULES = frozenset(
+    {"feeds.yaml", "feeds.yml", "actors.yaml", "actors.yml", "concepts.yaml", "concepts.yml"}
+)
+COUNTRY_KINDS = frozenset({"country", "region"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +298,25 @@ def _load_actors(path: Path) -> tuple[dict[str, Actor], YamlDoc | None]:
     return actors, doc
 
 
+def _load_concepts(path: Path, actors: dict[str, Actor]) -> Lexicon:
+    """The merging lexicon; a concept named after a country actor extends that actor."""
+    if not path.exists():
+        return Lexicon()
+    doc = load_yaml(path)
+    try:
+        parsed = ConceptsFile.model_validate(doc.data if doc.data is not None else {"concepts": {}})
+    except pydantic.ValidationError as exc:
+        raise ConfigError(
+            validation_problems(doc, exc, known=frozenset({"concepts", "forms", "broad"}))
+        ) from exc
+    countries = {c for c in parsed.concepts if actors.get(c) and actors[c].kind in COUNTRY_KINDS}
+    return Lexicon(
+        {c: tuple(d.forms) for c, d in parsed.concepts.items()},
+        frozenset(c for c, d in parsed.concepts.items() if d.broad),
+        frozenset(countries),
+    )
+
+
 def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
     """Load and compile the rules folder; raise ConfigError with every error found."""
     if not folder.is_dir():
@@ -371,7 +395,13 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         raise ConfigError([*errors, *warnings])
     if not files:
         warnings.append(Problem(folder, None, "no rule files: nothing can alert", "warning"))
-    ruleset = RuleSet(tuple(rules), actors, tuple(compiler.terms), compiler.actor_terms)
+    ruleset = RuleSet(
+        tuple(rules),
+        actors,
+        tuple(compiler.terms),
+        compiler.actor_terms,
+        _load_concepts(folder / "concepts.yaml", actors),
+    )
     return LoadedRules(ruleset, tuple(warnings))
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.lexicon import Lexicon
 from bot.models import Hit, Item, ItemMatches, RuleMatch
 from bot.rules.engine import Occurrence, Term, TermIndex
 from bot.rules.schema import DEFAULT_FIELDS
@@ -253,6 +254,7 @@ class RuleSet:
     actors: dict[str, Actor]
     terms: tuple[Term, ...]
     actor_terms: dict[str, tuple[int, ...]]
+    lexicon: Lexicon = field(default_factory=Lexicon)
     index: TermIndex = field(init=False)
     _rules_by_term: dict[int, list[int]] = field(init=False)
     _fields: tuple[str, ...] = field(init=False)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from bot.text import tokenize
 
 FIELDS = ("title", "summary", "content", "author", "categories", "link", "outlet")
 DEFAULT_FIELDS = ("title", "summary")
@@ -136,6 +138,25 @@ class ActorsFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     actors: dict[Annotated[str, Field(pattern=ID_PATTERN)], ActorDef]
+
+
+def _concept_form(form: str) -> str:
+    if "*" in form.strip("*") or not tokenize(form.strip("*")).folded:
+        raise ValueError(f"form {form!r}: give letters, with `*` only at an end")
+    return form
+
+
+class ConceptDef(BaseModel):
+    model_config = _STRICT
+    forms: list[Annotated[str, AfterValidator(_concept_form)]] = Field(min_length=1)
+    broad: bool = False
+
+
+class ConceptsFile(BaseModel):
+    """`concepts.yaml`: what items are about, for story merging, with forms in any language."""
+
+    model_config = ConfigDict(extra="forbid")
+    concepts: dict[Annotated[str, Field(pattern=ID_PATTERN)], ConceptDef]
 
 
 RULE_KEYS = frozenset(
