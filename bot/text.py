@@ -55,10 +55,12 @@ CJK_RANGES = (
     "\uf900-\ufaff"  # CJK compatibility ideographs
     "\u1100-\u11ff"  # hangul jamo
 )
+COMBINING_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _TOKEN = re.compile(
     rf"(?P<cjk>[{CJK_RANGES}])"
     r"|(?P<num>\d+(?:[.,]\d+)*)"
-    rf"|(?P<word>[^\W_{CJK_RANGES}]+)"
+    # A word keeps its combining marks: "Ϋ̀" has no precomposed capital.
+    rf"|(?P<word>[^\W_{CJK_RANGES}](?:[^\W_{CJK_RANGES}]|[{COMBINING_MARKS}])*)"
 )
 _ABBREVIATION = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){1,}[^\W\d_]\.?(?![^\W\d_])")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
@@ -141,7 +143,10 @@ def tokenize(text: str, *, already_clean: bool = False) -> Tokens:
         if kind == "num" and "," in token:
             token = token.replace(",", "") if _THOUSANDS.match(token) else token.replace(",", ".")
         cased.append(token)
-        spaced.append(kind == "word" and token.isalpha())
+        spaced.append(
+            kind == "word"
+            and (token.isalpha() or all(c.isalpha() or unicodedata.combining(c) for c in token))
+        )
     folded = tuple(_fold_word(t) for t in cased)
     return Tokens(folded=folded, cased=tuple(cased), spaced=tuple(spaced))
 
