@@ -59,7 +59,14 @@ COMBINING_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\u
 _TOKEN = re.compile(
     rf"(?P<cjk>[{CJK_RANGES}])"
     r"|(?P<num>\d+(?:[.,]\d+)*)"
-    # A word keeps its combining marks: "Ϋ̀" has no precomposed capital.
+    rf"|(?P<word>[^\W_{CJK_RANGES}]+)"
+)
+# Text with a combining mark left after NFKC ("Ϋ̀" has no precomposed capital): a word keeps
+# its marks. Slower, so only used when there is one.
+_MARK = re.compile(f"[{COMBINING_MARKS}]")
+_TOKEN_MARKED = re.compile(
+    rf"(?P<cjk>[{CJK_RANGES}])"
+    r"|(?P<num>\d+(?:[.,]\d+)*)"
     rf"|(?P<word>[^\W_{CJK_RANGES}](?:[^\W_{CJK_RANGES}]|[{COMBINING_MARKS}])*)"
 )
 _ABBREVIATION = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){1,}[^\W\d_]\.?(?![^\W\d_])")
@@ -137,7 +144,8 @@ def tokenize(text: str, *, already_clean: bool = False) -> Tokens:
         cleaned = _ABBREVIATION.sub(_drop_abbreviation_dots, cleaned)
     cased: list[str] = []
     spaced: list[bool] = []
-    for m in _TOKEN.finditer(cleaned):
+    pattern = _TOKEN_MARKED if _MARK.search(cleaned) else _TOKEN
+    for m in pattern.finditer(cleaned):
         token = m.group()
         kind = m.lastgroup
         if kind == "num" and "," in token:
