@@ -10,12 +10,13 @@ Layers, cheapest first (GUIDs and canonical links are handled before merging, in
 `bot.decide`): the same normalised title; then fuzzy similarity of titles and summaries
 (rapidfuzz), strengthened by what the two share that matters (actors, numbers, dates, product
 codes such as H20) and weakened by what contradicts (different numbers in the titles, different
-companies or people). Items in another script (Chinese, Japanese, Korean against Latin) are
-compared by evidence alone, against everything the story has gathered: its actors, numbers
+companies, events or places). Items in another script (Chinese, Japanese, Korean against Latin)
+are compared by evidence alone, against everything the story has gathered: its actors, numbers
 and dates must agree. Last, the gist (`gist_overlap`): close in time, an item whose concepts
-(`bot.lexicon`, from `rules/concepts.yaml`), actors, numbers and dates the story has mostly told already
-joins it, unless its headline names a government the story never did or all it shares is
-what every story of the topic says. An item only joins a story that matched one of its rules.
+(`bot.lexicon`, read from `rules/concepts.yaml`), actors, numbers and dates the story has
+mostly told already joins it, unless its headline names a government the story never did or
+all it shares is what every story of the topic says. An item only joins a story that matched
+one of its rules.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ GIST_SPAN = 36 * 3600.0
 GIST_MIN_WEIGHT = 4.0
 GIST_SCALE = 70.0
 GIST_NUMBER_WEIGHT = 3.0
-GIST_CODE_WEIGHT = 4.0
+GIST_CODE_WEIGHT = 4.0  # product codes and dates
+GIST_ACTOR_WEIGHT = 3.0  # at most; a country weighs 1, like a broad concept
 
 # A restriction imposed and one lifted are different stories, however alike their words: a
 # title lifts when a lifting verb comes within a few words of a restriction, and imposes when
@@ -623,7 +625,8 @@ def _gist(f: Features, kinds: Mapping[str, str | None], lexicon: Lexicon) -> dic
     """What an item is about, weighted: its concepts, actors, numbers, codes and dates."""
     gist = {c: lexicon.weight(c) for c in f.concepts}
     for actor in f.actors:
-        gist[actor] = max(gist.get(actor, 0.0), min(_actor_weight(actor, kinds) / 5, 3.0))
+        weight = min(_actor_weight(actor, kinds) / KIND_WEIGHT["country"], GIST_ACTOR_WEIGHT)
+        gist[actor] = max(gist.get(actor, 0.0), weight)
     gist.update({f"#{n}": GIST_NUMBER_WEIGHT for n in f.numbers if len(n) > 1})
     gist.update({f"#{c}": GIST_CODE_WEIGHT for c in f.codes | f.dates})
     return gist
