@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from feedserver import now_rfc822, rss, static
 from helpers import DATA, SHIPPED_RULES, cli, copy_shipped_rules, environment, run_once, write_feeds
@@ -296,3 +298,36 @@ def test_stories_command_explains_each_merge(tmp_path, feed_server):
     assert "joined: score" in shown.stdout
     assert "actors: cambricon, china, ymtc" in shown.stdout or "actors: cambricon" in shown.stdout
     assert "numbers: 36" in shown.stdout
+
+
+def test_a_retelling_in_other_words_is_a_followup_explained_by_its_gist(tmp_path, feed_server):
+    wire = {
+        "title": "Beijing urges top AI founders to stay out of the US, newspaper reports",
+        "description": "Chinese authorities have told leading artificial intelligence "
+        "entrepreneurs and researchers to avoid trips to the United States unless essential.",
+        "link": "https://wire.example.com/founders",
+        "guid": "w1",
+        "pubDate": now_rfc822(-7200),
+    }
+    retold = {
+        "title": "Chinese tech founders warned over American visits",
+        "link": "https://business.example.net/founders-warned",
+        "guid": "b1",
+        "pubDate": now_rfc822(-600),
+    }
+    url_a = feed_server.set("/wire.xml", static(rss([wire])))
+    url_b = feed_server.set("/biz.xml", static(rss([retold])))
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml",
+        [{"url": url_a, "name": "Wire"}, {"url": url_b, "name": "Business News"}],
+        defaults={"baseline": False},
+    )
+    env = environment(tmp_path, copy_shipped_rules(tmp_path / "rules"), feeds)
+    _, printed = run_once(env)
+    assert [p["kind"] for p in printed].count("alert") == 1
+    assert [p["kind"] for p in printed].count("followup") == 1
+
+    story_id = cli(["stories"], env).stdout.split()[0].lstrip("#")
+    shown = cli(["stories", "show", story_id], env).stdout
+    assert "; gist; about: china, founder, travel, united-states;" in shown
+    assert re.search(r"of its gist told: \d+%", shown)
