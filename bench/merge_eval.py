@@ -1,20 +1,41 @@
 """Story-merging evaluation: replay a labelled JSONL file through the whole pipeline.
 
-    python bench/merge_eval.py [tests/data/dev_news.jsonl] [--rules rules] [-v]
+    python bench/merge_eval.py [tests/data/dev_news.jsonl] [--rules rules] [-v] [--crowd HOURS]
 
 Prints: events that got their own alert, events swallowed by another story, duplicate
 top-level alerts per event, and items merged into another event's story.
+
+`--crowd HOURS` is a stress test: every event is moved to start HOURS after the previous one
+(keeping the spacing of its own items), so events that were months apart share a day and only
+what they say can tell them apart.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bot.replay import read_labelled, replay
+from bot.replay import Labelled, read_labelled, replay
 from bot.rules import load_rules
+
+
+def crowded(rows: list[Labelled], gap: float) -> list[Labelled]:
+    """The same items, each event starting `gap` seconds after the one before."""
+    starts: dict[str, float] = {}
+    for row in rows:
+        starts[row.event] = min(starts.get(row.event, row.published), row.published)
+    order = {event: n for n, event in enumerate(sorted(starts, key=starts.__getitem__))}
+    base = min(starts.values(), default=0.0)
+    moved = [
+        dataclasses.replace(
+            row, published=base + order[row.event] * gap + row.published - starts[row.event]
+        )
+        for row in rows
+    ]
+    return sorted(moved, key=lambda r: r.published)
 
 
 def main() -> None:
@@ -24,9 +45,14 @@ def main() -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="list duplicates and wrong merges"
     )
+    parser.add_argument(
+        "--crowd", type=float, metavar="HOURS", help="move events to start HOURS apart"
+    )
     args = parser.parse_args()
     ruleset = load_rules(args.rules).ruleset
     rows = read_labelled(args.data)
+    if args.crowd is not None:
+        rows = crowded(rows, args.crowd * 3600)
     with tempfile.TemporaryDirectory() as tmp:
         result = replay(rows, ruleset, f"sqlite:///{tmp}/replay.db")
     report = result.report()
