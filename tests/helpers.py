@@ -183,3 +183,14 @@ def cli(
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+def recorded_refs(db_url: str) -> set[str]:
+    """The message references of outbox rows recorded as sent."""
+    store = Store(db_url)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT ref FROM outbox WHERE status = 'sent'").fetchall()
+    finally:
+        store.close()
+    return {ref for (ref,) in rows}

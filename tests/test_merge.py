@@ -262,6 +262,25 @@ def test_distinct_stories_on_the_same_day_stay_apart():
     assert report["duplicate_alerts"] == 0, "the Chinese report of X02 joins it"
 
 
+def _told_twice(tmp_path, feed_server, first: dict, second: dict, outlets: tuple[str, str]):
+    """Run once over two feeds of one item each, the second a retelling of the first: one
+    alert, one follow-up. Returns the environment and `radar stories` output."""
+    url_a = feed_server.set("/a.xml", static(rss([first])))
+    url_b = feed_server.set("/b.xml", static(rss([second])))
+    feeds = write_feeds(
+        tmp_path / "feeds.yaml",
+        [{"url": url_a, "name": outlets[0]}, {"url": url_b, "name": outlets[1]}],
+        defaults={"baseline": False},
+    )
+    env = environment(tmp_path, copy_shipped_rules(tmp_path / "rules"), feeds)
+    _, printed = run_once(env)
+    assert [p["kind"] for p in printed].count("alert") == 1
+    assert [p["kind"] for p in printed].count("followup") == 1
+    listing = cli(["stories"], env)
+    assert listing.returncode == 0
+    return env, listing.stdout
+
+
 def test_stories_command_explains_each_merge(tmp_path, feed_server):
     first = {
         "title": "YMTC, Cambricon among 36 Chinese names added to US Entity List",
@@ -275,24 +294,9 @@ def test_stories_command_explains_each_merge(tmp_path, feed_server):
         "guid": "b",
         "pubDate": now_rfc822(-600),
     }
-    url_a = feed_server.set("/a.xml", static(rss([first])))
-    url_b = feed_server.set("/b.xml", static(rss([second])))
-    feeds = write_feeds(
-        tmp_path / "feeds.yaml",
-        [{"url": url_a, "name": "Wire"}, {"url": url_b, "name": "环球科技报"}],
-        defaults={"baseline": False},
-    )
-    env = environment(tmp_path, copy_shipped_rules(tmp_path / "rules"), feeds)
-    _, printed = run_once(env)
-    assert len([p for p in printed if p["kind"] == "alert"]) == 1
-    assert len([p for p in printed if p["kind"] == "followup"]) == 1
-
-    listing = cli(["stories"], env)
-    assert listing.returncode == 0
-    assert (
-        "2 items" in listing.stdout and "Wire" in listing.stdout and "环球科技报" in listing.stdout
-    )
-    story_id = listing.stdout.split()[0].lstrip("#")
+    env, listing = _told_twice(tmp_path, feed_server, first, second, ("Wire", "环球科技报"))
+    assert "2 items" in listing and "Wire" in listing and "环球科技报" in listing
+    story_id = listing.split()[0].lstrip("#")
     shown = cli(["stories", "show", story_id], env)
     assert "opened the story" in shown.stdout
     assert "joined: score" in shown.stdout
@@ -315,19 +319,7 @@ def test_a_retelling_in_other_words_is_a_followup_explained_by_its_gist(tmp_path
         "guid": "b1",
         "pubDate": now_rfc822(-600),
     }
-    url_a = feed_server.set("/wire.xml", static(rss([wire])))
-    url_b = feed_server.set("/biz.xml", static(rss([retold])))
-    feeds = write_feeds(
-        tmp_path / "feeds.yaml",
-        [{"url": url_a, "name": "Wire"}, {"url": url_b, "name": "Business News"}],
-        defaults={"baseline": False},
-    )
-    env = environment(tmp_path, copy_shipped_rules(tmp_path / "rules"), feeds)
-    _, printed = run_once(env)
-    assert [p["kind"] for p in printed].count("alert") == 1
-    assert [p["kind"] for p in printed].count("followup") == 1
-
-    story_id = cli(["stories"], env).stdout.split()[0].lstrip("#")
-    shown = cli(["stories", "show", story_id], env).stdout
+    env, listing = _told_twice(tmp_path, feed_server, wire, retold, ("Wire", "Business News"))
+    shown = cli(["stories", "show", listing.split()[0].lstrip("#")], env).stdout
     assert "; gist; about: china, founder, travel, united-states;" in shown
     assert re.search(r"of its gist told: \d+%", shown)

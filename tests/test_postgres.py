@@ -17,7 +17,14 @@ import pytest
 import sqlalchemy as sa
 from fake_apis import FakeTelegram
 from feedserver import rss, static
-from helpers import distinct_items, environment, run_once, write_feeds, write_rules
+from helpers import (
+    distinct_items,
+    environment,
+    recorded_refs,
+    run_once,
+    write_feeds,
+    write_rules,
+)
 from test_service import _start, _wait
 
 from bot.storage import Store, engine_url
@@ -57,16 +64,6 @@ def test_run_once_on_postgresql(tmp_path, feed_server, pg_schema_url):
         store.close()
 
 
-def _recorded_refs(db_url: str) -> set[str]:
-    store = Store(db_url)
-    try:
-        with store.engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT ref FROM outbox WHERE status = 'sent'").fetchall()
-    finally:
-        store.close()
-    return {ref for (ref,) in rows}
-
-
 @pytest.mark.timeout(240)
 def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
     telegram = FakeTelegram().start()
@@ -101,7 +98,7 @@ def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
             time.sleep(0.5)  # requests the fake API had already read are answered
             # Sent but not recorded as sent: the killed instance's in flight (and the
             # second's, which it will record); only the killed one's can be sent again.
-            recorded = _recorded_refs(pg_schema_url)
+            recorded = recorded_refs(pg_schema_url)
             unrecorded = sum(1 for m in telegram.sent if str(m["message_id"]) not in recorded)
             _wait(
                 lambda: len({(m["chat_id"], m["text"]) for m in telegram.sent}) >= expected,

@@ -12,7 +12,15 @@ from collections import Counter
 import pytest
 from fake_apis import FakeTelegram
 from feedserver import rss, static
-from helpers import ROOT, distinct_items, environment, subscribed_farm, write_feeds, write_rules
+from helpers import (
+    ROOT,
+    distinct_items,
+    environment,
+    recorded_refs,
+    subscribed_farm,
+    write_feeds,
+    write_rules,
+)
 
 from bot.storage import Store
 
@@ -39,12 +47,6 @@ def _wait(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def _recorded_refs(db_url: str) -> set[str]:
-    with Store(db_url).engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT ref FROM outbox WHERE status = 'sent'").fetchall()
-    return {ref for (ref,) in rows}
 
 
 def test_radar_run_alerts_and_stops_gracefully_on_sigterm(tmp_path, feed_server):
@@ -89,7 +91,7 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_only_unrecorded_sends
             process.wait(timeout=10)
             kills += 1
             time.sleep(0.5)  # requests the fake API had already read are answered
-            recorded = _recorded_refs(env["RADAR_DB"])
+            recorded = recorded_refs(env["RADAR_DB"])
             own = telegram.sent[before:]
             unrecorded += sum(1 for m in own if str(m["message_id"]) not in recorded)
         process = _start(env, tmp_path / "radar.log")
