@@ -385,6 +385,7 @@ def features(
     summary = item.summary[:1000] if item.summary else ""
     summary_tokens = tokenize(summary).folded if summary else ()
     numbers = _numbers([*title_tokens, *summary_tokens])
+    title_concepts = lexicon.concepts_of(title_tokens)
     return Features(
         title_key=" ".join(title_tokens),
         title_words=tuple(_content_words(title_tokens)),
@@ -400,8 +401,8 @@ def features(
         language=language_of(item, [*title_tokens, *summary_tokens]),
         rules=frozenset(rules),
         outlet=item.outlet,
-        concepts=lexicon.concepts_of([*title_tokens, *summary_tokens]),
-        title_countries=lexicon.concepts_of(title_tokens) & lexicon.countries,
+        concepts=title_concepts | lexicon.concepts_of(summary_tokens),
+        title_countries=title_concepts & lexicon.countries,
     )
 
 
