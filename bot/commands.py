@@ -70,7 +70,7 @@ def rules_check(settings: Settings) -> int:
         plural(len(feeds.feeds), "feed"),
         plural(len(ruleset.rules), "rule"),
         plural(len(ruleset.actors), "actor"),
-        plural(len(ruleset.lexicon.forms), "concept"),
+        plural(len(ruleset.lexicon.concepts), "concept"),
     ]
     if problems:
         parts.append(plural(len(problems), "warning"))
@@ -116,8 +116,7 @@ def rules_explain(settings: Settings, text: str | None, item_id: int | None) -> 
         _out(f"{mark} {rule.id} — {rule.title} ({rule.severity})")
         if verdict.matched:
             for hit in verdict.hits:
-                label = "actor" if hit.kind == "actor" else "phrase"
-                _out(f"        {label} {hit.term!r} matched {hit.text!r} in {hit.field}")
+                _out(f"        {hit.kind} {hit.term!r} matched {hit.text!r} in {hit.field}")
         else:
             _out(f"        {verdict.reason}")
     if matches.actors:

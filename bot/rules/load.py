@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
 from bot.errors import ConfigError, Problem
-from bot.lexicon import Lexicon
-from bot.rules.engine import Term, compile_phrase
+from bot.rules.engine import Term, compile_pattern, compile_phrase
+from bot.rules.lexicon import Lexicon
 from bot.rules.ruleset import (
     Actor,
     ActorNode,
+    ConceptNode,
     GroupNode,
     Leaf,
     NearNode,
@@ -36,6 +38,7 @@ from bot.rules.schema import (
     ActorsEntry,
     ActorsFile,
     AnyOfTerms,
+    ConceptsEntry,
     ConceptsFile,
     Group,
     NearEntry,
@@ -75,8 +78,10 @@ def _is_short_code(alias: str) -> bool:
 class _Compiler:
     """Builds terms (shared between rules) and rule trees, collecting problems."""
 
-    def __init__(self, actors: dict[str, Actor]) -> None:
+    def __init__(self, actors: dict[str, Actor], concepts: Concepts | None = None) -> None:
         self.actors = actors
+        self.concepts = concepts or Concepts({}, None)
+        self.concept_terms: dict[str, frozenset[int]] = {}
         self.terms: list[Term] = []
         self._phrases: dict[tuple[tuple[tuple[str, bool], ...], bool], int] = {}
         self.actor_terms: dict[str, tuple[int, ...]] = {}
@@ -143,7 +148,69 @@ class _Compiler:
                     )
                 )
                 ok = False
-        return ActorNode(tuple(entry.actors)) if ok else None
+        if not ok:
+            return None
+        terms = frozenset(t for a in entry.actors for t in self.actor_terms.get(a, ()))
+        return ActorNode(tuple(entry.actors), terms)
+
+    def concept_node(self, entry: ConceptsEntry, doc: YamlDoc, loc: Location) -> ConceptNode | None:
+        ok = True
+        for index, concept in enumerate(entry.concepts):
+            if concept not in self.concepts.forms:
+                close = difflib.get_close_matches(concept, sorted(self.concepts.forms), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.problems.append(
+                    doc.problem(
+                        (*loc, "concepts", index),
+                        f"unknown concept {concept!r}: not defined in concepts.yaml{hint}",
+                    )
+                )
+                ok = False
+        if not ok:
+            return None
+        terms = frozenset(t for c in entry.concepts for t in self.concept_node_terms(c))
+        return ConceptNode(tuple(entry.concepts), terms)
+
+    def concept_node_terms(self, concept: str) -> frozenset[int]:
+        """The terms of a concept's forms, compiled when a rule first names it."""
+        if (known := self.concept_terms.get(concept)) is not None:
+            return known
+        ids: list[int] = []
+        doc = self.concepts.doc
+        for index, form in enumerate(self.concepts.forms[concept]):
+            case_sensitive = _is_short_code(form)
+            try:
+                parts, lead = (
+                    (tuple((t, False) for t in tokenize(form).cased), False)
+                    if case_sensitive
+                    else compile_pattern(form)
+                )
+            except ValueError as exc:
+                if doc is not None:
+                    self.problems.append(
+                        doc.problem(("concepts", concept, "forms", index), f"form {form!r}: {exc}")
+                    )
+                continue
+            term = Term(len(self.terms), form, parts, case_sensitive, concept=concept, lead=lead)
+            self.terms.append(term)
+            ids.append(term.id)
+        kinds = self.concepts.kinds.get(concept, frozenset())
+        for actor in sorted(a.id for a in self.actors.values() if a.kind in kinds):
+            ids.extend(self.actor_terms.get(actor, ()))
+        for index, actor in enumerate(self.concepts.actors.get(concept, ())):
+            if actor in self.actor_terms:
+                ids.extend(self.actor_terms[actor])
+            elif doc is not None:
+                close = difflib.get_close_matches(actor, sorted(self.actors), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.problems.append(
+                    doc.problem(
+                        ("concepts", concept, "actors", index),
+                        f"unknown actor {actor!r}: not defined in actors.yaml{hint}",
+                    )
+                )
+        self.concept_terms[concept] = frozenset(ids)
+        return self.concept_terms[concept]
 
     def group(self, group: Group, doc: YamlDoc, loc: Location) -> GroupNode | None:
         parts: dict[str, tuple[Node, ...]] = {}
@@ -168,13 +235,18 @@ class _Compiler:
                 )
             )
             ok = False
-        return GroupNode(parts["all"], parts["any"], parts["none"]) if ok else None
+        if not ok:
+            return None
+        fields = frozenset(group.fields) if group.fields is not None else None
+        return GroupNode(parts["all"], parts["any"], parts["none"], fields)
 
     def entry(self, entry: Any, doc: YamlDoc, loc: Location) -> Node | None:
         if isinstance(entry, str):
             return self.phrase(entry, doc, loc)
         if isinstance(entry, ActorsEntry):
             return self.actor_node(entry, doc, loc)
+        if isinstance(entry, ConceptsEntry):
+            return self.concept_node(entry, doc, loc)
         if isinstance(entry, NearEntry):
             return self.near(entry, doc, loc)
         return self.group(entry, doc, loc)
@@ -196,6 +268,8 @@ class _Compiler:
                     node = self.phrase(member, doc, mloc)
                 elif isinstance(member, ActorsEntry):
                     node = self.actor_node(member, doc, mloc)
+                elif isinstance(member, ConceptsEntry):
+                    node = self.concept_node(member, doc, mloc)
                 else:
                     node = self.near(member, doc, mloc)
                 if node is None:
@@ -210,11 +284,7 @@ class _Compiler:
                 term
                 for member in element
                 if not isinstance(member, NearNode)
-                for term in (
-                    (member.term,)
-                    if isinstance(member, PhraseNode)
-                    else [t for a in member.actors for t in self.actor_terms.get(a, ())]
-                )
+                for term in ((member.term,) if isinstance(member, PhraseNode) else member.terms)
             )
             for element in elements
         )
@@ -298,23 +368,41 @@ def _load_actors(path: Path) -> tuple[dict[str, Actor], YamlDoc | None]:
     return actors, doc
 
 
-def _load_concepts(path: Path, actors: dict[str, Actor]) -> Lexicon:
-    """The merging lexicon; a concept named after a country actor extends that actor."""
+@dataclass(frozen=True, slots=True)
+class Concepts:
+    """`concepts.yaml` as read: forms by concept, and the document (for problems' lines)."""
+
+    forms: dict[str, tuple[str, ...]]
+    doc: YamlDoc | None
+    broad: frozenset[str] = frozenset()
+    actors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    kinds: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+def _read_concepts(path: Path) -> Concepts:
     if not path.exists():
-        return Lexicon()
+        return Concepts({}, None)
     doc = load_yaml(path)
     try:
         parsed = ConceptsFile.model_validate(doc.data if doc.data is not None else {"concepts": {}})
     except pydantic.ValidationError as exc:
         raise ConfigError(
-            validation_problems(doc, exc, known=frozenset({"concepts", "forms", "broad"}))
+            validation_problems(doc, exc, known=frozenset({"concepts", "forms", "broad", "actors"}))
         ) from exc
-    countries = {c for c in parsed.concepts if actors.get(c) and actors[c].kind in COUNTRY_KINDS}
-    return Lexicon(
+    return Concepts(
         {c: tuple(d.forms) for c, d in parsed.concepts.items()},
+        doc,
         frozenset(c for c, d in parsed.concepts.items() if d.broad),
-        frozenset(countries),
+        {c: tuple(d.actors) for c, d in parsed.concepts.items() if d.actors},
+        {c: frozenset(d.kinds) for c, d in parsed.concepts.items() if d.kinds},
     )
+
+
+def _lexicon(concepts: Concepts, actors: dict[str, Actor], terms: Sequence[Term]) -> Lexicon:
+    """The merging lexicon: the concepts' compiled forms; a concept named after a country
+    actor extends that actor."""
+    countries = {c for c in concepts.forms if actors.get(c) and actors[c].kind in COUNTRY_KINDS}
+    return Lexicon(terms, concepts.broad, frozenset(countries))
 
 
 def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
@@ -322,8 +410,11 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
     if not folder.is_dir():
         raise ConfigError([Problem(folder, None, "rules folder does not exist")])
     actors, actors_doc = _load_actors(folder / "actors.yaml")
-    compiler = _Compiler(actors)
+    concepts = _read_concepts(folder / "concepts.yaml")
+    compiler = _Compiler(actors, concepts)
     compiler.add_actor_terms(actors_doc)
+    for concept in concepts.forms:
+        compiler.concept_node_terms(concept)
     rules: list[Rule] = []
     warnings: list[Problem] = []
     first_seen: dict[str, Path] = {}
@@ -400,7 +491,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         actors,
         tuple(compiler.terms),
         compiler.actor_terms,
-        _load_concepts(folder / "concepts.yaml", actors),
+        _lexicon(concepts, actors, compiler.terms),
     )
     return LoadedRules(ruleset, tuple(warnings))
 
