@@ -51,7 +51,7 @@ def rules_check(settings: Settings) -> int:
     feeds = rules = None
     try:
         feeds = load_feeds(settings.feeds_file)
-        problems.extend(feeds.warnings)
+        problems.extend(feeds.problems)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
