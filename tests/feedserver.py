@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import gzip
 import threading
-import zlib
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate

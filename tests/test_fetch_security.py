@@ -21,7 +21,7 @@ from feedserver import FeedServer, bomb, encode, now_rfc822, redirect, rss, stat
 from helpers import ROOT, environment, run_once, write_feeds, write_rules
 
 from bot.config import load_settings
-from bot.fetch import FetchLimits, Fetcher, FetchResult, IPAddress, is_public_address
+from bot.fetch import Fetcher, FetchLimits, FetchResult, IPAddress, is_public_address
 from bot.storage import Store
 
 GOOD_TITLE = "Japan tightens export controls on chipmaking tools"
