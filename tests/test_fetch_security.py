@@ -306,3 +306,12 @@ def test_an_impossible_url_is_an_error_not_an_exception(url, error):
 def test_a_redirect_to_an_impossible_url_is_an_error(feed_server, location, error):
     url = feed_server.set("/odd.xml", redirect(location, 302))
     assert error in _fetch(url).error.lower()
+
+
+def test_fetch_time_limits_default_to_20s_and_stay_configurable():
+    default = load_settings({}).fetch
+    assert default.total_timeout == 20 and default.read_timeout <= default.total_timeout
+    short = load_settings({"RADAR_FETCH_TIMEOUT": "5"}).fetch
+    assert short.total_timeout == 5 and short.read_timeout <= 5
+    assert load_settings({"RADAR_FETCH_TIMEOUT": "90"}).fetch.total_timeout == 90
+    assert not default.allow_private_redirects
