@@ -378,7 +378,11 @@ class Fetcher:
         """The decoded body, never holding more than the size limit (and one step)."""
         decoder = _decoder(content_encoding)
         limit = self.limits.max_bytes
-        how = "decompressed body kept coming" if content_encoding else "body kept coming"
+        how = (
+            "body kept coming"
+            if isinstance(decoder, _Identity)
+            else "decompressed body kept coming"
+        )
         chunks: list[bytes] = []
         size = 0
         async for raw in response.aiter_raw():
