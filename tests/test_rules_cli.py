@@ -125,7 +125,7 @@ def test_rules_explain_names_words_actors_and_failing_groups(tmp_path):
     )
     assert "no    chip-export" in potato.stdout
     assert (
-        "none: concepts lookalike-chip|lookalike-list found ('potato chips' in title"
+        "none: concepts lookalike-chip|lookalike-list|antitrust found ('potato chips' in title"
         in potato.stdout
     )
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
-from bot.errors import ConfigError, Problem
+from bot.errors import ConfigError, Problem, RadarError
 from bot.rules.engine import Term, compile_pattern, compile_phrase
 from bot.rules.lexicon import Lexicon
 from bot.rules.ruleset import (
@@ -47,6 +49,10 @@ from bot.rules.schema import (
 from bot.text import tokenize
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
+MAX_PHRASE_WORDS = 30
+MAX_SHOWN_CHARS = 80  # of a phrase quoted in a problem
+# Phrase alignments the coverage check may try per group before it stops with a warning.
+MAX_COVER_COMPARISONS = 2_000_000
 NOT_RULES = frozenset(
     {"feeds.yaml", "feeds.yml", "actors.yaml", "actors.yml", "concepts.yaml", "concepts.yml"}
 )
@@ -75,6 +81,27 @@ def _is_short_code(alias: str) -> bool:
     return compact.isascii() and compact.isupper() and len(compact) <= 5
 
 
+def _shown(text: str) -> str:
+    """A phrase as quoted in a problem, cut short when it is long."""
+    return repr(text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "…")
+
+
+def _bounded(parts: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
+    if len(parts) > MAX_PHRASE_WORDS:
+        raise ValueError(
+            f"it has {len(parts)} words, more than the {MAX_PHRASE_WORDS} a phrase may have "
+            "(in Chinese, Japanese and Korean each character counts as a word)"
+        )
+    return parts
+
+
+def _compiled(text: str) -> tuple[tuple[str, bool], ...]:
+    """A phrase's parts, refused when it has more words than `MAX_PHRASE_WORDS`."""
+    if len(text.split()) > MAX_PHRASE_WORDS:  # before compiling: a huge phrase costs memory
+        return _bounded(tuple((word, False) for word in text.split()))
+    return _bounded(compile_phrase(text))
+
+
 class _Compiler:
     """Builds terms (shared between rules) and rule trees, collecting problems."""
 
@@ -100,13 +127,13 @@ class _Compiler:
                 case_sensitive = _is_short_code(alias)
                 try:
                     parts = (
-                        tuple((t, False) for t in tokenize(alias).cased)
+                        _bounded(tuple((t, False) for t in tokenize(alias).cased))
                         if case_sensitive
-                        else compile_phrase(alias.replace("*", ""))
+                        else _compiled(alias.replace("*", ""))
                     )
                 except ValueError as exc:
                     if doc is not None:
-                        self.problems.append(doc.problem(loc, f"alias {alias!r}: {exc}"))
+                        self.problems.append(doc.problem(loc, f"alias {_shown(alias)}: {exc}"))
                     continue
                 owner = self.alias_owner.setdefault(parts, actor.id)
                 if owner != actor.id and doc is not None:
@@ -124,9 +151,9 @@ class _Compiler:
 
     def phrase(self, text: str, doc: YamlDoc, loc: Location) -> PhraseNode | None:
         try:
-            parts = compile_phrase(text)
+            parts = _compiled(text)
         except ValueError as exc:
-            self.problems.append(doc.problem(loc, f"phrase {text!r}: {exc}"))
+            self.problems.append(doc.problem(loc, f"phrase {_shown(text)}: {exc}"))
             return None
         key = (parts, False)
         term_id = self._phrases.get(key)
@@ -291,51 +318,115 @@ class _Compiler:
         return NearNode(tuple(elements), entry.within, terms)
 
 
-def _covers(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]) -> bool:
-    """True when every text that phrase `b` matches also contains phrase `a`."""
-
-    def part(x: tuple[str, bool], y: tuple[str, bool]) -> bool:
-        if x[1]:
-            return y[0].startswith(x[0])
-        return not y[1] and x[0] == y[0]
-
-    return any(
-        all(part(a[i], b[offset + i]) for i in range(len(a)))
-        for offset in range(len(b) - len(a) + 1)
-    )
+Parts = tuple[tuple[str, bool], ...]
 
 
-def _phrase_parts(compiler: _Compiler, node: Node) -> tuple[tuple[str, bool], ...] | None:
+def _part_covers(x: tuple[str, bool], y: tuple[str, bool]) -> bool:
+    """Whether every word that part `y` matches is matched by part `x`."""
+    if x[1]:
+        return y[0].startswith(x[0])
+    return not y[1] and x[0] == y[0]
+
+
+class CoverageBudgetExceeded(RadarError):
+    """The coverage check of one group compared more phrases than `MAX_COVER_COMPARISONS`."""
+
+
+class PhraseCoverage:
+    """Which phrases of a group cover another (every text the other matches contains them),
+    without comparing every pair.
+
+    Each phrase is filed under one anchor: its rarest whole word, or its first word prefix
+    when it has no whole word. A phrase can only cover one in which its anchor occurs, so a
+    query looks up the query's words (and each of their prefixes) and checks only the phrases
+    filed there, aligned at that word. `comparisons` counts the alignments checked.
+    """
+
+    def __init__(self, phrases: Sequence[Parts], budget: int = MAX_COVER_COMPARISONS) -> None:
+        self.phrases = phrases
+        self.comparisons = 0
+        self._budget = budget
+        frequency = Counter(w for parts in phrases for w in {w for w, pre in parts if not pre})
+        self._by_word: dict[str, list[tuple[int, int]]] = {}
+        self._by_prefix: dict[str, list[tuple[int, int]]] = {}
+        for index, parts in enumerate(phrases):
+            whole = [(frequency[w], offset) for offset, (w, pre) in enumerate(parts) if not pre]
+            if whole:
+                offset = min(whole)[1]
+                self._by_word.setdefault(parts[offset][0], []).append((index, offset))
+            else:
+                self._by_prefix.setdefault(parts[0][0], []).append((index, 0))
+
+    def covering(self, parts: Parts) -> set[int]:
+        """Indexes of the phrases that cover `parts` (including any equal to it)."""
+        found: set[int] = set()
+        for position, (word, is_prefix) in enumerate(parts):
+            filed = chain(
+                () if is_prefix else self._by_word.get(word, ()),
+                *(self._by_prefix.get(word[:n], ()) for n in range(1, len(word) + 1)),
+            )
+            for index, offset in filed:
+                if index not in found and self._aligned(
+                    self.phrases[index], parts, position - offset
+                ):
+                    found.add(index)
+        return found
+
+    def _aligned(self, cover: Parts, parts: Parts, start: int) -> bool:
+        self.comparisons += 1
+        if self.comparisons > self._budget:
+            raise CoverageBudgetExceeded
+        if start < 0 or start + len(cover) > len(parts):
+            return False
+        return all(_part_covers(c, parts[start + i]) for i, c in enumerate(cover))
+
+
+def _phrase_parts(compiler: _Compiler, node: Node) -> Parts | None:
     return compiler.terms[node.term].parts if isinstance(node, PhraseNode) else None
 
 
 def _never_matches(compiler: _Compiler, group: GroupNode) -> tuple[Location, str] | None:
-    """Where and why a group can never hold: a required phrase excluded by its own `none`."""
+    """Where and why a group can never hold: a required phrase excluded by its own `none`.
+
+    None too when its phrases are too many and too alike to tell within the comparison budget.
+    """
     banned = [p for n in group.none if (p := _phrase_parts(compiler, n)) is not None]
     if not banned:
         return None
+    coverage = PhraseCoverage(banned)
 
     def excluded(node: Node) -> bool:
         parts = _phrase_parts(compiler, node)
-        return parts is not None and any(_covers(b, parts) for b in banned)
+        return parts is not None and bool(coverage.covering(parts))
 
-    for index, node in enumerate(group.all):
-        if isinstance(node, PhraseNode) and excluded(node):
-            return ("all", index), f"required phrase {node.display!r} is excluded by its own 'none'"
-    if group.any and all(excluded(n) for n in group.any):
-        return ("any",), "every phrase of 'any' is excluded by its own 'none'"
+    try:
+        for index, node in enumerate(group.all):
+            if isinstance(node, PhraseNode) and excluded(node):
+                return (
+                    ("all", index),
+                    f"required phrase {node.display!r} is excluded by its own 'none'",
+                )
+        if group.any and all(excluded(n) for n in group.any):
+            return ("any",), "every phrase of 'any' is excluded by its own 'none'"
+    except CoverageBudgetExceeded:
+        return None
     return None
 
 
 def _subsumed(compiler: _Compiler, group: GroupNode, doc: YamlDoc, loc: Location) -> list[Problem]:
+    """Warnings for phrases of an `any` that another phrase of it already covers."""
     warnings: list[Problem] = []
     nodes = [(i, n) for i, n in enumerate(group.any) if isinstance(n, PhraseNode)]
-    for i, node in nodes:
-        for j, other in nodes:
-            if i == j or node.term == other.term:
-                continue
-            a, b = compiler.terms[other.term].parts, compiler.terms[node.term].parts
-            if _covers(a, b) and not (_covers(b, a) and j > i):
+    coverage = PhraseCoverage([compiler.terms[n.term].parts for _, n in nodes])
+    try:
+        for i, node in nodes:
+            others = [
+                j
+                for j in coverage.covering(compiler.terms[node.term].parts)
+                if nodes[j][1].term != node.term
+            ]
+            if others:
+                other = nodes[min(others)][1]
                 warnings.append(
                     doc.problem(
                         (*loc, "any", i),
@@ -343,7 +434,15 @@ def _subsumed(compiler: _Compiler, group: GroupNode, doc: YamlDoc, loc: Location
                         "warning",
                     )
                 )
-                break
+    except CoverageBudgetExceeded:
+        warnings.append(
+            doc.problem(
+                (*loc, "any"),
+                f"too many similar phrases to check which ones others cover "
+                f"(stopped after {MAX_COVER_COMPARISONS:,} comparisons)",
+                "warning",
+            )
+        )
     for name in ("all", "any", "none"):
         for index, child in enumerate(getattr(group, name)):
             if isinstance(child, GroupNode):
