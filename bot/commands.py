@@ -14,6 +14,7 @@ from bot.errors import ConfigError, Problem
 from bot.feeds import format_duration, load_feeds, parse_duration
 from bot.format import plural, when
 from bot.logs import redact
+from bot.merge import Evidence
 from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.examples import run_examples
@@ -341,15 +342,4 @@ def story_show(settings: Settings, story_id: int) -> int:
 def _merge_reason(merge: dict[str, Any] | None, first: bool) -> str:
     if first or not merge or merge.get("story_id") is None:
         return "opened the story"
-    evidence: list[str] = [f"score {merge.get('score')}", f"{merge.get('layer', 'fuzzy')}"]
-    labels = {"shared": "about", "coverage": "of its gist told"}
-    for key in ("text", "actors", "numbers", "codes", "dates", "shared", "coverage"):
-        if key in merge:
-            value = merge[key]
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            if key == "coverage":
-                shown = f"{float(value):.0%}"
-            evidence.append(f"{labels.get(key, key)}: {shown}")
-    if "compared_with_item" in merge:
-        evidence.append(f"closest to item {merge['compared_with_item']}")
-    return "joined: " + "; ".join(evidence)
+    return f"joined: score {merge.get('score')}; {Evidence.from_json(merge).explain()}"

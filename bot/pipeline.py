@@ -159,7 +159,11 @@ class Pipeline:
             matches = self.ruleset.match(decision.item) if decision.verdict is Verdict.NEW else None
             features = (
                 merge.features(
-                    decision.item, matches.actors, matches.rule_ids, self.ruleset.lexicon
+                    decision.item,
+                    matches.actors,
+                    matches.rule_ids,
+                    self.ruleset.lexicon,
+                    title_actors=matches.title_actors,
                 )
                 if matches and matches.rules
                 else None
