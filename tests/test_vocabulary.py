@@ -100,7 +100,7 @@ def test_unknown_concepts_and_actors_are_errors_with_a_line(tmp_path):
 def test_facets_and_countries_are_validated(tmp_path):
     concepts = {**BLACKLIST, "odd": {"forms": ["odd"], "facets": ["no-colon"]}}
     folder = _folder(tmp_path, _rule({"any": ["x"]}), concepts)
-    with pytest.raises(ConfigError, match="concepts.yaml:.*facets"):
+    with pytest.raises(ConfigError, match=r"concepts\.yaml:.*facets"):
         load_rules(folder)
     concepts = {**BLACKLIST, "to-x": {"forms": ["赴x"], "country": "atlantis"}}
     (folder / "concepts.yaml").write_text(yaml.safe_dump({"concepts": concepts}), encoding="utf-8")
@@ -119,7 +119,7 @@ def test_actor_kinds_are_a_closed_list_and_part_of_names_the_wider_actor(tmp_pat
     assert found.actors == {"terbium", "rare-earths"}
     actors["terbium"]["kind"] = "mineral"
     (folder / "actors.yaml").write_text(yaml.safe_dump({"actors": actors}), encoding="utf-8")
-    with pytest.raises(ConfigError, match="actors.yaml:.*kind"):
+    with pytest.raises(ConfigError, match=r"actors\.yaml:.*kind"):
         load_rules(folder)
 
 
@@ -131,7 +131,7 @@ def test_languages_file_is_read_and_validated(tmp_path):
     wording = load_rules(folder).ruleset.lexicon.wording
     assert wording.months["sept"] == 9 and wording.numbers["dozen"] == "12"
     (folder / "languages.yaml").write_text("languages:\n  en:\n    month: {}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="languages.yaml:3: unknown key 'month'"):
+    with pytest.raises(ConfigError, match=r"languages\.yaml:3: unknown key 'month'"):
         load_rules(folder)
 
 
