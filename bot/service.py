@@ -54,7 +54,7 @@ class Service:
         self._fetcher: Fetcher | None = None
 
     def _schedule(self) -> None:
-        states = self.radar.store.feed_states()
+        states = self.radar.store.feeds.states()
         now = self.clock()
         for spec in self.radar.config.feeds:
             due = decide.first_due(spec, states.get(spec.url), now, self.rng)
@@ -85,11 +85,11 @@ class Service:
         leased = False
         try:
             now = self.clock()
-            leased = await asyncio.to_thread(store.lease_feed, spec.url, self.owner, now, ttl)
+            leased = await asyncio.to_thread(store.feeds.lease, spec.url, self.owner, now, ttl)
             if not leased:
                 log.debug("%s is being polled by another instance", spec.url)
                 return
-            state = await asyncio.to_thread(store.feed_state, spec.url)
+            state = await asyncio.to_thread(store.feeds.state, spec.url)
             if state is not None and state.next_due is not None and state.next_due > now + 1:
                 # Another instance polled it since this job was scheduled.
                 self._reschedule(spec, state.next_due)
@@ -123,7 +123,7 @@ class Service:
             log.exception("polling %s failed", spec.url)
         finally:
             if leased:
-                await asyncio.to_thread(store.release_feed, spec.url, self.owner)
+                await asyncio.to_thread(store.feeds.release, spec.url, self.owner)
             if task is not None:
                 self._inflight.discard(task)
 
@@ -170,7 +170,7 @@ class Service:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            await asyncio.to_thread(self.radar.store.release_leases, self.owner)
+            await asyncio.to_thread(self.radar.store.instances.release, self.owner)
             await self._fetcher.aclose()
             log.info("stopped")
 

@@ -19,6 +19,7 @@ from feedserver import now_rfc822, rss, static
 from bot.app import CycleReport, Radar, build_senders, load_config
 from bot.config import load_settings
 from bot.storage import Store
+from bot.types import DeliveryStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_RULES = ROOT / "rules"
@@ -106,7 +107,7 @@ def subscribed_farm(
     )
     store = Store(env["RADAR_DB"])
     for chat in range(1, chats + 1):
-        store.subscribe(chat, ["chip-export"], time.time())
+        store.subscriptions.subscribe(chat, ["chip-export"], time.time())
     store.close()
     return env
 
@@ -189,8 +190,7 @@ def recorded_refs(db_url: str) -> set[str]:
     """The message references of outbox rows recorded as sent."""
     store = Store(db_url)
     try:
-        with store.engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT ref FROM outbox WHERE status = 'sent'").fetchall()
+        sent = store.outbox.with_status(DeliveryStatus.SENT)
     finally:
         store.close()
-    return {ref for (ref,) in rows}
+    return {d.ref for d in sent if d.ref is not None}
