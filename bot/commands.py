@@ -260,6 +260,18 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     return OK
 
 
+def db_upgrade(settings: Settings) -> int:
+    store = Store(settings.db_url)
+    try:
+        drift = store.schema_drift()
+    finally:
+        store.close()
+    _out(f"database {store.name}: {store.schema}")
+    for difference in drift:
+        _err(f"radar: warning: the tables differ from this Radar's: {difference}")
+    return OK
+
+
 def backtest(settings: Settings, *, since: str | None, limit: int) -> int:
     from bot.backtest import compare_archive
 

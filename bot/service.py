@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import decide
 from bot.app import Radar, build_senders, load_config
 from bot.config import Settings
+from bot.errors import StorageError
 from bot.fetch import Fetcher
 from bot.models import FeedSpec
 from bot.storage import Store
@@ -119,6 +120,8 @@ class Service:
                     self.scheduler.remove_job(spec.url)
                 elif report.state.next_due is not None:
                     self._reschedule(spec, report.state.next_due)
+        except StorageError as exc:  # the disk is full, the database is down: one line
+            log.error("polling %s: %s", spec.url, exc)
         except Exception:
             log.exception("polling %s failed", spec.url)
         finally:

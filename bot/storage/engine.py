@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,6 +32,8 @@ from bot.errors import ConfigError, StorageError
 log = logging.getLogger(__name__)
 
 _WRITE = "radar_write"  # execution option marking the connections that write
+_LOW_SPACE = 1 << 20  # bytes free below which an I/O error is taken for a full disk
+_KEPT = "; nothing of this change was written, and what was stored before is kept"
 _CREDENTIALS = re.compile(r"(://[^:/@]*:)[^@/]*@")
 T = TypeVar("T")
 
@@ -107,7 +110,7 @@ class Database:
         self._local = threading.local()
         parsed = _parse(url)
         self._password = parsed.password if isinstance(parsed.password, str) else None
-        path = sqlite_path(parsed)
+        path = self._path = sqlite_path(parsed)
         if path is not None:
             try:
                 _create_private(path)
@@ -184,20 +187,37 @@ class Database:
                 detail = detail.replace(secret, "***")
         state = getattr(exc.orig, "sqlstate", None) or ""
         lowered = detail.lower()
-        if "disk is full" in lowered or state == "53100":
-            reason = "the disk is full"
-        elif "readonly" in lowered or "read-only" in lowered or state == "25006":
-            reason = "the database is read-only"
+        kept = ""
+        if "disk is full" in lowered or state == "53100" or self._no_room(lowered):
+            reason, kept = "the disk is full", _KEPT
+        elif "readonly" in lowered or state == "25006" or self._no_write(lowered):
+            reason, kept = "the database is read-only", _KEPT
         elif _locked(exc):
-            reason = f"the database stayed locked by another process for {self.lock_wait:.0f}s"
+            reason = f"another process kept the database locked for over {self.lock_wait:g}s"
         elif "unable to open" in lowered:
             reason = "cannot open the database file"
         elif self.dialect == "postgresql" and (not state or state.startswith("08")):
             reason = "cannot reach the database"
         else:
             return StorageError(f"database {self.name}: {detail}")
-        kept = "; nothing of this change was written, and what was stored before is kept"
         return StorageError(f"database {self.name}: {reason} ({detail}){kept}")
+
+    def _vague(self, detail: str) -> Path | None:
+        """The database's directory, when SQLite gave one of its vaguer errors (it could not
+        open or size its WAL files), which a full disk or a read-only directory also cause."""
+        if self._path is None or not self._path.parent.exists():
+            return None
+        return (
+            self._path.parent if "disk i/o error" in detail or "unable to open" in detail else None
+        )
+
+    def _no_room(self, detail: str) -> bool:
+        directory = self._vague(detail)
+        return directory is not None and shutil.disk_usage(directory).free < _LOW_SPACE
+
+    def _no_write(self, detail: str) -> bool:
+        directory = self._vague(detail)
+        return directory is not None and not os.access(directory, os.W_OK)
 
 
 def _locked(exc: sa.exc.DBAPIError) -> bool:

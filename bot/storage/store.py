@@ -58,16 +58,15 @@ class Transaction(_Domains):
 class Store(_Domains):
     """The database (SQLite or PostgreSQL) behind every stage of the pipeline.
 
-    Opening it prepares the schema: an empty database is created at the latest revision, an
-    older one of ours is upgraded, one made before migrations is adopted, and one of a newer
-    Radar is refused (`StorageError`). `prepare=False` leaves that to `upgrade()`.
+    Opening it prepares the schema (`schema` says what was done): an empty database is
+    created at the latest revision, an older one of ours is upgraded, one made before
+    migrations is adopted, and one of a newer Radar is refused (`StorageError`).
     """
 
     def __init__(
         self,
         url: str,
         *,
-        prepare: bool = True,
         migrations: Migrations | None = None,
         busy_timeout: float = 5.0,
         lock_wait: float = 300.0,
@@ -76,13 +75,11 @@ class Store(_Domains):
         super().__init__(self._db)
         self.url = url
         self.migrations = migrations or Migrations()
-        self.schema: SchemaChange | None = None
-        if prepare:
-            try:
-                self.upgrade()
-            except BaseException:
-                self.close()
-                raise
+        try:
+            self.schema: SchemaChange = self.migrations.prepare(self._db)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def name(self) -> str:
@@ -96,10 +93,10 @@ class Store(_Domains):
     def close(self) -> None:
         self._db.close()
 
-    def upgrade(self) -> SchemaChange:
-        """Bring the schema to the latest revision this Radar knows (see `Migrations`)."""
-        self.schema = self.migrations.prepare(self._db)
-        return self.schema
+    def schema_drift(self) -> list[str]:
+        """How the database's tables differ from the ones this Radar defines (nothing, when
+        they agree; an index an operator added shows here too)."""
+        return self.migrations.drift(self._db)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

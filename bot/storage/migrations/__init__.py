@@ -24,19 +24,26 @@ cannot work with sets it to 2, so that they refuse the database.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
+# Alembic logs its plugins at INFO as it is imported, and its dialect at every start: noise in
+# `radar run`'s log. What preparing the schema did is logged here instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
-from bot.errors import StorageError
-from bot.storage.engine import Database
-from bot.storage.schema import LEGACY_VERSION_KEY, meta, metadata
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import sqlalchemy as sa  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.autogenerate import compare_metadata  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
+
+from bot.errors import StorageError  # noqa: E402
+from bot.storage.engine import Database  # noqa: E402
+from bot.storage.schema import LEGACY_VERSION_KEY, meta, metadata  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,13 @@ class Migrations:
         log.info("database %s: %s", db.name, change)
         return change
 
+    def drift(self, db: Database) -> list[str]:
+        """How the database's tables differ from `schema.py` (nothing, when they agree)."""
+        with db.read() as conn:
+            return [
+                _describe(d) for d in compare_metadata(MigrationContext.configure(conn), metadata)
+            ]
+
     def _current(self, found: _Found, name: str) -> str | None:
         """The revision the database is at (None when empty); refuses what it cannot use."""
         if found.revision is not None:
@@ -135,6 +149,15 @@ class Migrations:
                 "RADAR_DB at another database"
             )
         return None
+
+
+def _describe(difference: Any) -> str:
+    """An autogenerate difference, as `remove index ix_items_extra` or `add column feeds note`."""
+    if isinstance(difference, list):  # several changes to one column
+        return "; ".join(_describe(d) for d in difference)
+    operation, *parts = difference
+    names = [p if isinstance(p, str) else getattr(p, "name", None) for p in parts]
+    return " ".join([operation.replace("_", " "), *(n for n in names if isinstance(n, str))])
 
 
 def _inspect(conn: Connection) -> _Found:
