@@ -276,7 +276,7 @@ def test_a_chat_that_moves_takes_its_subscriptions_and_pending_rows_at_once(tmp_
 
 
 def _write_from_a_process(url: str, feed: int, count: int, start) -> None:
-    """Open the store (an empty file: both processes prepare its schema at once), then write
+    """Open the store (an empty database: both processes prepare its schema at once), then write
     `count` items in short transactions, each with the feed's state."""
     start.wait()
     store = Store(url)
@@ -293,8 +293,8 @@ def _write_from_a_process(url: str, feed: int, count: int, start) -> None:
     store.close()
 
 
-def test_two_processes_write_one_sqlite_file_at_once_and_both_finish(tmp_path):
-    url = f"sqlite:///{tmp_path / 'radar.db'}"
+def test_two_processes_write_one_database_at_once_and_both_finish(db_url):
+    url = db_url
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(2)
     writers = [

@@ -35,7 +35,7 @@ _WRITE = "radar_write"  # execution option marking the connections that write
 _LOW_SPACE = 1 << 20  # bytes free below which an I/O error is taken for a full disk
 _KEPT = "; nothing of this change was written, and what was stored before is kept"
 _CREDENTIALS = re.compile(r"(://[^:/@]*:)[^@/]*@")
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 class Connector(Protocol):
@@ -104,7 +104,6 @@ class Database:
         busy_timeout: float = 5.0,
         lock_wait: float = 300.0,
     ) -> None:
-        self.url = url
         self.name = describe(url)
         self.lock_wait = lock_wait
         self._local = threading.local()
@@ -164,11 +163,13 @@ class Database:
         deadline = time.monotonic() + self.lock_wait
         attempt = 0
         while True:
-            conn = self._writer.connect()
-            try:
+            conn: Connection | None = None
+            try:  # connecting can meet the lock too (SQLite's journal mode is set then)
+                conn = self._writer.connect()
                 return conn, conn.begin()
             except sa.exc.OperationalError as exc:
-                conn.close()
+                if conn is not None:
+                    conn.close()
                 if not _locked(exc) or time.monotonic() >= deadline:
                     raise
                 attempt += 1
@@ -293,7 +294,7 @@ def inserted_id(result: sa.CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def chunks(values: Iterable[T], size: int = 500) -> Iterator[list[T]]:
+def chunks(values: Iterable[_T], size: int = 500) -> Iterator[list[_T]]:
     """Distinct non-empty values in lists small enough for one `IN (…)`."""
     distinct = list(dict.fromkeys(v for v in values if v))
     for start in range(0, len(distinct), size):

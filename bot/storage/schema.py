@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-# Before migrations, the schema's version was this row of `meta`; databases made then are
-# adopted at the first revision, and the row is kept so that those Radars can still tell.
+# Before migrations, this row of `meta` held the schema's version (1). It is kept: Radars of
+# that time read it to refuse a database they do not know (see bot/storage/migrations).
 LEGACY_VERSION_KEY = "schema_version"
 
 metadata = sa.MetaData()

@@ -73,10 +73,9 @@ class Store(_Domains):
     ) -> None:
         self._db = Database(url, busy_timeout=busy_timeout, lock_wait=lock_wait)
         super().__init__(self._db)
-        self.url = url
-        self.migrations = migrations or Migrations()
+        self._migrations = migrations or Migrations()
         try:
-            self.schema: SchemaChange = self.migrations.prepare(self._db)
+            self.schema: SchemaChange = self._migrations.prepare(self._db)
         except BaseException:
             self.close()
             raise
@@ -96,7 +95,7 @@ class Store(_Domains):
     def schema_drift(self) -> list[str]:
         """How the database's tables differ from the ones this Radar defines (nothing, when
         they agree; an index an operator added shows here too)."""
-        return self.migrations.drift(self._db)
+        return self._migrations.drift(self._db)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -13,10 +13,10 @@ here. Opening a `Store` calls `Migrations.prepare`, which decides from what it f
 The decision and the change are made under the write lock (SQLite) or an advisory lock
 (PostgreSQL), so instances that start together upgrade once.
 
-A new revision: change `bot/storage/schema.py`, then, in a checkout (pyproject's
-`[tool.alembic]` points here), `RADAR_DB=sqlite:///state/dev.db alembic revision
---autogenerate --rev-id 0002 -m "what changes"`; review it; SQLite needs batch mode
-(`op.batch_alter_table`). Migrations go forward only: there are no downgrades (restore a
+A new revision: change `bot/storage/schema.py`; then, in a checkout (pyproject's
+`[tool.alembic]` points here) with `RADAR_DB=sqlite:///state/dev.db`, `radar db upgrade` (the
+database at the current head) and `alembic revision --autogenerate --rev-id 0002 -m "what
+changes"`; review what it wrote; SQLite needs batch mode (`op.batch_alter_table`). Migrations go forward only: there are no downgrades (restore a
 backup instead). Radars from before migrations read `meta.schema_version`: a revision they
 cannot work with sets it to 2, so that they refuse the database.
 """
