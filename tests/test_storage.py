@@ -394,6 +394,7 @@ def test_a_lock_held_too_long_is_a_clear_error(tmp_path):
     try:
         with holder.transaction() as tx:
             tx.items.add(_item("a"), effective=1.0, first_seen=1.0, verdict=ItemVerdict.NEW)
+            assert other.items.count() == 0  # a read neither waits nor sees the open write
             with pytest.raises(StorageError) as failed:
                 _add_item(other, "b")
         assert "another process kept the database locked for over 0.2s" in str(failed.value)

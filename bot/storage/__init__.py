@@ -9,7 +9,6 @@ this package imports SQLAlchemy or names a table.
     subscriptions.py (chats, topics and meta)     migrations/ Alembic: runner, env, versions
 """
 
-from bot.storage.engine import describe
 from bot.storage.migrations import Migrations, SchemaChange
 from bot.storage.records import AlertRecord, Delivery, StoredItem, StoryRecord
 from bot.storage.store import Store, Transaction
@@ -23,5 +22,4 @@ __all__ = [
     "StoredItem",
     "StoryRecord",
     "Transaction",
-    "describe",
 ]
