@@ -38,7 +38,7 @@ def load_config(settings: Settings) -> Config:
     """Load and validate feeds and rules; raises ConfigError naming file and line."""
     feeds = load_feeds(settings.feeds_file)
     loaded = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
-    return Config(feeds.feeds, loaded.ruleset, [*feeds.warnings, *loaded.warnings])
+    return Config(feeds.feeds, loaded.ruleset, [*feeds.problems, *loaded.warnings])
 
 
 def build_senders(

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, Problem
 from bot.feeds import format_duration, load_feeds, parse_duration
 from bot.format import plural, when
+from bot.logs import redact
 from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.examples import run_examples
@@ -43,7 +44,7 @@ async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
         await radar.aclose()
         store.close()
     for poll in report.errors:
-        _err(f"feed {poll.url}: {poll.error}")
+        _err(redact(f"feed {poll.url}: {poll.error}"))
     _err(f"radar: {report.summary()}")
     return OK
 
@@ -53,7 +54,7 @@ def rules_check(settings: Settings) -> int:
     feeds = rules = None
     try:
         feeds = load_feeds(settings.feeds_file)
-        problems.extend(feeds.warnings)
+        problems.extend(feeds.problems)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
@@ -72,7 +73,7 @@ def rules_check(settings: Settings) -> int:
         plural(len(feeds.feeds), "feed"),
         plural(len(ruleset.rules), "rule"),
         plural(len(ruleset.actors), "actor"),
-        plural(len(ruleset.lexicon.forms), "concept"),
+        plural(len(ruleset.lexicon.concepts), "concept"),
     ]
     if problems:
         parts.append(plural(len(problems), "warning"))
@@ -118,14 +119,18 @@ def rules_explain(settings: Settings, text: str | None, item_id: int | None) -> 
         _out(f"{mark} {rule.id} — {rule.title} ({rule.severity})")
         if verdict.matched:
             for hit in verdict.hits:
-                label = "actor" if hit.kind == "actor" else "phrase"
-                _out(f"        {label} {hit.term!r} matched {hit.text!r} in {hit.field}")
+                _out(f"        {hit.kind} {hit.term!r} matched {hit.text!r} in {hit.field}")
         else:
             _out(f"        {verdict.reason}")
     if matches.actors:
         names = ", ".join(ruleset.actors[a].name for a in sorted(matches.actors))
         _out(f"actors found: {names}")
     return OK
+
+
+def _shown(text: str | None) -> str | None:
+    """Stored text as shown: without secrets or URL credentials (older rows may hold them)."""
+    return redact(text) if text else text
 
 
 def _ago(now: float, then: float | None) -> str:
@@ -185,8 +190,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         ]
         rows.append(
             {
-                "url": spec.url,
-                "name": spec.name or (state.title if state else None) or spec.url,
+                "url": redact(spec.url),
+                "name": redact(spec.name or (state.title if state else None) or spec.url),
                 "health": health,
                 "interval": format_duration(spec.interval),
                 "last_poll": state.last_poll if state else None,
@@ -195,8 +200,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
                 "validators": validators or (["body hash"] if state and state.body_hash else []),
                 "next_due": state.next_due if state else None,
                 "failures": state.failures if state else 0,
-                "last_error": state.last_error if state else None,
-                "moved_to": state.moved_to if state else None,
+                "last_error": _shown(state.last_error) if state else None,
+                "moved_to": _shown(state.moved_to) if state else None,
             }
         )
     if as_json:
@@ -204,11 +209,15 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
             "feeds": rows,
             "deliveries": {f"{kind}:{st}": n for (kind, st), n in sorted(outbox.items())},
             "failed": [
-                {"destination": d.destination, "error": d.error, "alert": d.alert_id}
+                {"destination": d.destination, "error": _shown(d.error), "alert": d.alert_id}
                 for d in failed
             ],
             "retrying": [
-                {"destination": d.destination, "error": d.error, "next_attempt": d.next_attempt}
+                {
+                    "destination": d.destination,
+                    "error": _shown(d.error),
+                    "next_attempt": d.next_attempt,
+                }
                 for d in retrying
             ],
             "subscribers": {
@@ -244,10 +253,12 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         _out(f"  {kind}: {', '.join(parts)}")
     for delivery in retrying:
         _out(
-            f"  retrying {delivery.destination} (alert {delivery.alert_id}) at {when(delivery.next_attempt)}: {delivery.error}"
+            f"  retrying {delivery.destination} (alert {delivery.alert_id}) at {when(delivery.next_attempt)}: {_shown(delivery.error)}"
         )
     for delivery in failed:
-        _out(f"  FAILED {delivery.destination} (alert {delivery.alert_id}): {delivery.error}")
+        _out(
+            f"  FAILED {delivery.destination} (alert {delivery.alert_id}): {_shown(delivery.error)}"
+        )
     _out()
     by_topic = (
         ", ".join(f"{topic}: {len(ids)}" for topic, ids in sorted(subscribers.items()))

@@ -13,7 +13,7 @@ codes such as H20) and weakened by what contradicts (different numbers in the ti
 companies, events or places). Items in another script (Chinese, Japanese, Korean against Latin)
 are compared by evidence alone, against everything the story has gathered: its actors, numbers
 and dates must agree. Last, the gist (`gist_overlap`): close in time, an item whose concepts
-(`bot.lexicon`, read from `rules/concepts.yaml`), actors, numbers and dates the story has
+(`bot.rules.lexicon`, read from `rules/concepts.yaml`), actors, numbers and dates the story has
 mostly told already joins it, unless its headline names a government the story never did or
 all it shares is what every story of the topic says. An item only joins a story that matched
 one of its rules.
@@ -29,9 +29,9 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from bot.lexicon import BROAD_WEIGHT, CONCEPT_WEIGHT, EMPTY, Lexicon
 from bot.models import Item
-from bot.text import clean, has_cjk, is_cjk_char, tokenize
+from bot.rules.lexicon import BROAD_WEIGHT, CONCEPT_WEIGHT, EMPTY, Lexicon
+from bot.text import Tokens, clean, has_cjk, is_cjk_char, tokenize
 
 DEFAULT_WINDOW = 4 * 86400.0
 THRESHOLD = 35.0
@@ -376,16 +376,21 @@ def features(
     rules: Sequence[str] = (),
     lexicon: Lexicon = EMPTY,
 ) -> Features:
-    title_tokens = list(tokenize(_strip_title(item.title)).folded)
-    while title_tokens and (
-        title_tokens[0] in _PREFIX_WORDS
-        or (title_tokens[0].isdigit() and len(title_tokens[0]) == 1)
+    title = tokenize(_strip_title(item.title))
+    skip = 0
+    while skip < len(title) and (
+        title.folded[skip] in _PREFIX_WORDS
+        or (title.folded[skip].isdigit() and len(title.folded[skip]) == 1)
     ):
-        title_tokens.pop(0)
+        skip += 1
+    title = Tokens(title.folded[skip:], title.cased[skip:], title.spaced[skip:])
+    title_tokens = list(title.folded)
     summary = item.summary[:1000] if item.summary else ""
-    summary_tokens = tokenize(summary).folded if summary else ()
+    summary_tokenized = tokenize(summary) if summary else None
+    summary_tokens = summary_tokenized.folded if summary_tokenized else ()
     numbers = _numbers([*title_tokens, *summary_tokens])
-    title_concepts = lexicon.concepts_of(title_tokens)
+    title_concepts = lexicon.concepts_of(title)
+    summary_concepts = lexicon.concepts_of(summary_tokenized) if summary_tokenized else frozenset()
     return Features(
         title_key=" ".join(title_tokens),
         title_words=tuple(_content_words(title_tokens)),
@@ -401,7 +406,7 @@ def features(
         language=language_of(item, [*title_tokens, *summary_tokens]),
         rules=frozenset(rules),
         outlet=item.outlet,
-        concepts=title_concepts | lexicon.concepts_of(summary_tokens),
+        concepts=title_concepts | summary_concepts,
         title_countries=title_concepts & lexicon.countries,
     )
 

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
-from bot.errors import ConfigError, Problem
-from bot.lexicon import Lexicon
-from bot.rules.engine import Term, compile_phrase
+from bot.errors import ConfigError, Problem, RadarError
+from bot.rules.engine import Term, compile_pattern, compile_phrase
+from bot.rules.lexicon import Lexicon
 from bot.rules.ruleset import (
     Actor,
     ActorNode,
+    ConceptNode,
     GroupNode,
     Leaf,
     NearNode,
@@ -36,6 +40,7 @@ from bot.rules.schema import (
     ActorsEntry,
     ActorsFile,
     AnyOfTerms,
+    ConceptsEntry,
     ConceptsFile,
     Group,
     NearEntry,
@@ -44,6 +49,10 @@ from bot.rules.schema import (
 from bot.text import tokenize
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
+MAX_PHRASE_WORDS = 30
+MAX_SHOWN_CHARS = 80  # of a phrase quoted in a problem
+# Phrase alignments the coverage check may try per group before it stops with a warning.
+MAX_COVER_COMPARISONS = 2_000_000
 NOT_RULES = frozenset(
     {"feeds.yaml", "feeds.yml", "actors.yaml", "actors.yml", "concepts.yaml", "concepts.yml"}
 )
@@ -72,11 +81,34 @@ def _is_short_code(alias: str) -> bool:
     return compact.isascii() and compact.isupper() and len(compact) <= 5
 
 
+def _shown(text: str) -> str:
+    """A phrase as quoted in a problem, cut short when it is long."""
+    return repr(text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "…")
+
+
+def _bounded(parts: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
+    if len(parts) > MAX_PHRASE_WORDS:
+        raise ValueError(
+            f"it has {len(parts)} words, more than the {MAX_PHRASE_WORDS} a phrase may have "
+            "(in Chinese, Japanese and Korean each character counts as a word)"
+        )
+    return parts
+
+
+def _compiled(text: str) -> tuple[tuple[str, bool], ...]:
+    """A phrase's parts, refused when it has more words than `MAX_PHRASE_WORDS`."""
+    if len(text.split()) > MAX_PHRASE_WORDS:  # before compiling: a huge phrase costs memory
+        return _bounded(tuple((word, False) for word in text.split()))
+    return _bounded(compile_phrase(text))
+
+
 class _Compiler:
     """Builds terms (shared between rules) and rule trees, collecting problems."""
 
-    def __init__(self, actors: dict[str, Actor]) -> None:
+    def __init__(self, actors: dict[str, Actor], concepts: Concepts | None = None) -> None:
         self.actors = actors
+        self.concepts = concepts or Concepts({}, None)
+        self.concept_terms: dict[str, frozenset[int]] = {}
         self.terms: list[Term] = []
         self._phrases: dict[tuple[tuple[tuple[str, bool], ...], bool], int] = {}
         self.actor_terms: dict[str, tuple[int, ...]] = {}
@@ -95,13 +127,13 @@ class _Compiler:
                 case_sensitive = _is_short_code(alias)
                 try:
                     parts = (
-                        tuple((t, False) for t in tokenize(alias).cased)
+                        _bounded(tuple((t, False) for t in tokenize(alias).cased))
                         if case_sensitive
-                        else compile_phrase(alias.replace("*", ""))
+                        else _compiled(alias.replace("*", ""))
                     )
                 except ValueError as exc:
                     if doc is not None:
-                        self.problems.append(doc.problem(loc, f"alias {alias!r}: {exc}"))
+                        self.problems.append(doc.problem(loc, f"alias {_shown(alias)}: {exc}"))
                     continue
                 owner = self.alias_owner.setdefault(parts, actor.id)
                 if owner != actor.id and doc is not None:
@@ -119,9 +151,9 @@ class _Compiler:
 
     def phrase(self, text: str, doc: YamlDoc, loc: Location) -> PhraseNode | None:
         try:
-            parts = compile_phrase(text)
+            parts = _compiled(text)
         except ValueError as exc:
-            self.problems.append(doc.problem(loc, f"phrase {text!r}: {exc}"))
+            self.problems.append(doc.problem(loc, f"phrase {_shown(text)}: {exc}"))
             return None
         key = (parts, False)
         term_id = self._phrases.get(key)
@@ -143,7 +175,69 @@ class _Compiler:
                     )
                 )
                 ok = False
-        return ActorNode(tuple(entry.actors)) if ok else None
+        if not ok:
+            return None
+        terms = frozenset(t for a in entry.actors for t in self.actor_terms.get(a, ()))
+        return ActorNode(tuple(entry.actors), terms)
+
+    def concept_node(self, entry: ConceptsEntry, doc: YamlDoc, loc: Location) -> ConceptNode | None:
+        ok = True
+        for index, concept in enumerate(entry.concepts):
+            if concept not in self.concepts.forms:
+                close = difflib.get_close_matches(concept, sorted(self.concepts.forms), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.problems.append(
+                    doc.problem(
+                        (*loc, "concepts", index),
+                        f"unknown concept {concept!r}: not defined in concepts.yaml{hint}",
+                    )
+                )
+                ok = False
+        if not ok:
+            return None
+        terms = frozenset(t for c in entry.concepts for t in self.concept_node_terms(c))
+        return ConceptNode(tuple(entry.concepts), terms)
+
+    def concept_node_terms(self, concept: str) -> frozenset[int]:
+        """The terms of a concept's forms, compiled when a rule first names it."""
+        if (known := self.concept_terms.get(concept)) is not None:
+            return known
+        ids: list[int] = []
+        doc = self.concepts.doc
+        for index, form in enumerate(self.concepts.forms[concept]):
+            case_sensitive = _is_short_code(form)
+            try:
+                parts, lead = (
+                    (tuple((t, False) for t in tokenize(form).cased), False)
+                    if case_sensitive
+                    else compile_pattern(form)
+                )
+            except ValueError as exc:
+                if doc is not None:
+                    self.problems.append(
+                        doc.problem(("concepts", concept, "forms", index), f"form {form!r}: {exc}")
+                    )
+                continue
+            term = Term(len(self.terms), form, parts, case_sensitive, concept=concept, lead=lead)
+            self.terms.append(term)
+            ids.append(term.id)
+        kinds = self.concepts.kinds.get(concept, frozenset())
+        for actor in sorted(a.id for a in self.actors.values() if a.kind in kinds):
+            ids.extend(self.actor_terms.get(actor, ()))
+        for index, actor in enumerate(self.concepts.actors.get(concept, ())):
+            if actor in self.actor_terms:
+                ids.extend(self.actor_terms[actor])
+            elif doc is not None:
+                close = difflib.get_close_matches(actor, sorted(self.actors), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.problems.append(
+                    doc.problem(
+                        ("concepts", concept, "actors", index),
+                        f"unknown actor {actor!r}: not defined in actors.yaml{hint}",
+                    )
+                )
+        self.concept_terms[concept] = frozenset(ids)
+        return self.concept_terms[concept]
 
     def group(self, group: Group, doc: YamlDoc, loc: Location) -> GroupNode | None:
         parts: dict[str, tuple[Node, ...]] = {}
@@ -168,13 +262,18 @@ class _Compiler:
                 )
             )
             ok = False
-        return GroupNode(parts["all"], parts["any"], parts["none"]) if ok else None
+        if not ok:
+            return None
+        fields = frozenset(group.fields) if group.fields is not None else None
+        return GroupNode(parts["all"], parts["any"], parts["none"], fields)
 
     def entry(self, entry: Any, doc: YamlDoc, loc: Location) -> Node | None:
         if isinstance(entry, str):
             return self.phrase(entry, doc, loc)
         if isinstance(entry, ActorsEntry):
             return self.actor_node(entry, doc, loc)
+        if isinstance(entry, ConceptsEntry):
+            return self.concept_node(entry, doc, loc)
         if isinstance(entry, NearEntry):
             return self.near(entry, doc, loc)
         return self.group(entry, doc, loc)
@@ -196,6 +295,8 @@ class _Compiler:
                     node = self.phrase(member, doc, mloc)
                 elif isinstance(member, ActorsEntry):
                     node = self.actor_node(member, doc, mloc)
+                elif isinstance(member, ConceptsEntry):
+                    node = self.concept_node(member, doc, mloc)
                 else:
                     node = self.near(member, doc, mloc)
                 if node is None:
@@ -210,62 +311,122 @@ class _Compiler:
                 term
                 for member in element
                 if not isinstance(member, NearNode)
-                for term in (
-                    (member.term,)
-                    if isinstance(member, PhraseNode)
-                    else [t for a in member.actors for t in self.actor_terms.get(a, ())]
-                )
+                for term in ((member.term,) if isinstance(member, PhraseNode) else member.terms)
             )
             for element in elements
         )
         return NearNode(tuple(elements), entry.within, terms)
 
 
-def _covers(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]) -> bool:
-    """True when every text that phrase `b` matches also contains phrase `a`."""
-
-    def part(x: tuple[str, bool], y: tuple[str, bool]) -> bool:
-        if x[1]:
-            return y[0].startswith(x[0])
-        return not y[1] and x[0] == y[0]
-
-    return any(
-        all(part(a[i], b[offset + i]) for i in range(len(a)))
-        for offset in range(len(b) - len(a) + 1)
-    )
+Parts = tuple[tuple[str, bool], ...]
 
 
-def _phrase_parts(compiler: _Compiler, node: Node) -> tuple[tuple[str, bool], ...] | None:
+def _part_covers(x: tuple[str, bool], y: tuple[str, bool]) -> bool:
+    """Whether every word that part `y` matches is matched by part `x`."""
+    if x[1]:
+        return y[0].startswith(x[0])
+    return not y[1] and x[0] == y[0]
+
+
+class CoverageBudgetExceeded(RadarError):
+    """The coverage check of one group compared more phrases than `MAX_COVER_COMPARISONS`."""
+
+
+class PhraseCoverage:
+    """Which phrases of a group cover another (every text the other matches contains them),
+    without comparing every pair.
+
+    Each phrase is filed under one anchor: its rarest whole word, or its first word prefix
+    when it has no whole word. A phrase can only cover one in which its anchor occurs, so a
+    query looks up the query's words (and each of their prefixes) and checks only the phrases
+    filed there, aligned at that word. `comparisons` counts the alignments checked.
+    """
+
+    def __init__(self, phrases: Sequence[Parts], budget: int = MAX_COVER_COMPARISONS) -> None:
+        self.phrases = phrases
+        self.comparisons = 0
+        self._budget = budget
+        frequency = Counter(w for parts in phrases for w in {w for w, pre in parts if not pre})
+        self._by_word: dict[str, list[tuple[int, int]]] = {}
+        self._by_prefix: dict[str, list[tuple[int, int]]] = {}
+        for index, parts in enumerate(phrases):
+            whole = [(frequency[w], offset) for offset, (w, pre) in enumerate(parts) if not pre]
+            if whole:
+                offset = min(whole)[1]
+                self._by_word.setdefault(parts[offset][0], []).append((index, offset))
+            else:
+                self._by_prefix.setdefault(parts[0][0], []).append((index, 0))
+
+    def covering(self, parts: Parts) -> set[int]:
+        """Indexes of the phrases that cover `parts` (including any equal to it)."""
+        found: set[int] = set()
+        for position, (word, is_prefix) in enumerate(parts):
+            filed = chain(
+                () if is_prefix else self._by_word.get(word, ()),
+                *(self._by_prefix.get(word[:n], ()) for n in range(1, len(word) + 1)),
+            )
+            for index, offset in filed:
+                if index not in found and self._aligned(
+                    self.phrases[index], parts, position - offset
+                ):
+                    found.add(index)
+        return found
+
+    def _aligned(self, cover: Parts, parts: Parts, start: int) -> bool:
+        self.comparisons += 1
+        if self.comparisons > self._budget:
+            raise CoverageBudgetExceeded
+        if start < 0 or start + len(cover) > len(parts):
+            return False
+        return all(_part_covers(c, parts[start + i]) for i, c in enumerate(cover))
+
+
+def _phrase_parts(compiler: _Compiler, node: Node) -> Parts | None:
     return compiler.terms[node.term].parts if isinstance(node, PhraseNode) else None
 
 
 def _never_matches(compiler: _Compiler, group: GroupNode) -> tuple[Location, str] | None:
-    """Where and why a group can never hold: a required phrase excluded by its own `none`."""
+    """Where and why a group can never hold: a required phrase excluded by its own `none`.
+
+    None too when its phrases are too many and too alike to tell within the comparison budget.
+    """
     banned = [p for n in group.none if (p := _phrase_parts(compiler, n)) is not None]
     if not banned:
         return None
+    coverage = PhraseCoverage(banned)
 
     def excluded(node: Node) -> bool:
         parts = _phrase_parts(compiler, node)
-        return parts is not None and any(_covers(b, parts) for b in banned)
+        return parts is not None and bool(coverage.covering(parts))
 
-    for index, node in enumerate(group.all):
-        if isinstance(node, PhraseNode) and excluded(node):
-            return ("all", index), f"required phrase {node.display!r} is excluded by its own 'none'"
-    if group.any and all(excluded(n) for n in group.any):
-        return ("any",), "every phrase of 'any' is excluded by its own 'none'"
+    try:
+        for index, node in enumerate(group.all):
+            if isinstance(node, PhraseNode) and excluded(node):
+                return (
+                    ("all", index),
+                    f"required phrase {node.display!r} is excluded by its own 'none'",
+                )
+        if group.any and all(excluded(n) for n in group.any):
+            return ("any",), "every phrase of 'any' is excluded by its own 'none'"
+    except CoverageBudgetExceeded:
+        return None
     return None
 
 
 def _subsumed(compiler: _Compiler, group: GroupNode, doc: YamlDoc, loc: Location) -> list[Problem]:
+    """Warnings for phrases of an `any` that another phrase of it already covers."""
     warnings: list[Problem] = []
     nodes = [(i, n) for i, n in enumerate(group.any) if isinstance(n, PhraseNode)]
-    for i, node in nodes:
-        for j, other in nodes:
-            if i == j or node.term == other.term:
-                continue
-            a, b = compiler.terms[other.term].parts, compiler.terms[node.term].parts
-            if _covers(a, b) and not (_covers(b, a) and j > i):
+    coverage = PhraseCoverage([compiler.terms[n.term].parts for _, n in nodes])
+    try:
+        for i, node in nodes:
+            others = [
+                j
+                for j in coverage.covering(compiler.terms[node.term].parts)
+                if nodes[j][1].term != node.term
+            ]
+            if others:
+                other = nodes[min(others)][1]
                 warnings.append(
                     doc.problem(
                         (*loc, "any", i),
@@ -273,7 +434,15 @@ def _subsumed(compiler: _Compiler, group: GroupNode, doc: YamlDoc, loc: Location
                         "warning",
                     )
                 )
-                break
+    except CoverageBudgetExceeded:
+        warnings.append(
+            doc.problem(
+                (*loc, "any"),
+                f"too many similar phrases to check which ones others cover "
+                f"(stopped after {MAX_COVER_COMPARISONS:,} comparisons)",
+                "warning",
+            )
+        )
     for name in ("all", "any", "none"):
         for index, child in enumerate(getattr(group, name)):
             if isinstance(child, GroupNode):
@@ -298,23 +467,41 @@ def _load_actors(path: Path) -> tuple[dict[str, Actor], YamlDoc | None]:
     return actors, doc
 
 
-def _load_concepts(path: Path, actors: dict[str, Actor]) -> Lexicon:
-    """The merging lexicon; a concept named after a country actor extends that actor."""
+@dataclass(frozen=True, slots=True)
+class Concepts:
+    """`concepts.yaml` as read: forms by concept, and the document (for problems' lines)."""
+
+    forms: dict[str, tuple[str, ...]]
+    doc: YamlDoc | None
+    broad: frozenset[str] = frozenset()
+    actors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    kinds: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+def _read_concepts(path: Path) -> Concepts:
     if not path.exists():
-        return Lexicon()
+        return Concepts({}, None)
     doc = load_yaml(path)
     try:
         parsed = ConceptsFile.model_validate(doc.data if doc.data is not None else {"concepts": {}})
     except pydantic.ValidationError as exc:
         raise ConfigError(
-            validation_problems(doc, exc, known=frozenset({"concepts", "forms", "broad"}))
+            validation_problems(doc, exc, known=frozenset({"concepts", "forms", "broad", "actors"}))
         ) from exc
-    countries = {c for c in parsed.concepts if actors.get(c) and actors[c].kind in COUNTRY_KINDS}
-    return Lexicon(
+    return Concepts(
         {c: tuple(d.forms) for c, d in parsed.concepts.items()},
+        doc,
         frozenset(c for c, d in parsed.concepts.items() if d.broad),
-        frozenset(countries),
+        {c: tuple(d.actors) for c, d in parsed.concepts.items() if d.actors},
+        {c: frozenset(d.kinds) for c, d in parsed.concepts.items() if d.kinds},
     )
+
+
+def _lexicon(concepts: Concepts, actors: dict[str, Actor], terms: Sequence[Term]) -> Lexicon:
+    """The merging lexicon: the concepts' compiled forms; a concept named after a country
+    actor extends that actor."""
+    countries = {c for c in concepts.forms if actors.get(c) and actors[c].kind in COUNTRY_KINDS}
+    return Lexicon(terms, concepts.broad, frozenset(countries))
 
 
 def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
@@ -322,8 +509,11 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
     if not folder.is_dir():
         raise ConfigError([Problem(folder, None, "rules folder does not exist")])
     actors, actors_doc = _load_actors(folder / "actors.yaml")
-    compiler = _Compiler(actors)
+    concepts = _read_concepts(folder / "concepts.yaml")
+    compiler = _Compiler(actors, concepts)
     compiler.add_actor_terms(actors_doc)
+    for concept in concepts.forms:
+        compiler.concept_node_terms(concept)
     rules: list[Rule] = []
     warnings: list[Problem] = []
     first_seen: dict[str, Path] = {}
@@ -400,7 +590,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         actors,
         tuple(compiler.terms),
         compiler.actor_terms,
-        _load_concepts(folder / "concepts.yaml", actors),
+        _lexicon(concepts, actors, compiler.terms),
     )
     return LoadedRules(ruleset, tuple(warnings))
 
