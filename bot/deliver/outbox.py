@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.deliver.route import kind_of, target_of
+from bot.deliver.route import CONSOLE, kind_of, target_of
 from bot.format import AlertView, RuleView
 from bot.rules import RuleSet
 from bot.storage import Delivery, Store
@@ -227,7 +227,10 @@ class OutboxWorker:
                     if not await self._deliver(current):
                         break
                     current = await asyncio.to_thread(
-                        self.store.outbox.next_due, destination, self.clock()
+                        self.store.outbox.next_due,
+                        destination,
+                        self.clock(),
+                        by_story=kind_of(destination) == CONSOLE,
                     )
         finally:
             self._active.discard(destination)
