@@ -18,6 +18,7 @@ from bot.merge import Evidence
 from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.examples import run_examples
+from bot.rules.wildcards import common_word_problems
 from bot.storage import Store
 from bot.types import DeliveryStatus
 
@@ -61,6 +62,7 @@ def rules_check(settings: Settings) -> int:
     try:
         rules = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
         problems.extend(rules.warnings)
+        problems.extend(common_word_problems(rules.wildcards, rules.ruleset.lexicon.wording))
     except ConfigError as exc:
         problems.extend(exc.problems)
     for problem in problems:

@@ -15,7 +15,7 @@ from typing import Any
 import pydantic
 
 from bot.errors import ConfigError, Problem
-from bot.rules.coverage import never_matches, subsumed
+from bot.rules.coverage import Parts, never_matches, subsumed
 from bot.rules.engine import Term, compile_pattern, compile_phrase
 from bot.rules.ruleset import (
     Actor,
@@ -49,6 +49,7 @@ from bot.rules.vocabulary import (
     read_concepts,
     read_languages,
 )
+from bot.rules.wildcards import Wildcard
 from bot.text import tokenize
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
@@ -65,6 +66,7 @@ NOT_RULES = frozenset(
 class LoadedRules:
     ruleset: RuleSet
     warnings: tuple[Problem, ...]
+    wildcards: tuple[Wildcard, ...] = ()  # word prefixes written, for `rules check`
 
 
 def rule_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
@@ -109,6 +111,7 @@ class _Compiler:
         self._phrases: dict[tuple[tuple[tuple[str, bool], ...], bool], int] = {}
         self.actor_terms: dict[str, tuple[int, ...]] = {}
         self.problems: list[Problem] = []
+        self.wildcards: list[Wildcard] = []
         self.alias_owner: dict[tuple[tuple[str, bool], ...], str] = {}
 
     def add_actor_terms(self, doc: YamlDoc | None) -> None:
@@ -151,12 +154,18 @@ class _Compiler:
         except ValueError as exc:
             self.problems.append(doc.problem(loc, f"phrase {_shown(text)}: {exc}"))
             return None
+        self._note_wildcards(parts, text, doc, loc)
         key = (parts, False)
         term_id = self._phrases.get(key)
         if term_id is None:
             term_id = self._phrases[key] = len(self.terms)
             self.terms.append(Term(term_id, text, parts))
         return PhraseNode(term_id, text)
+
+    def _note_wildcards(self, parts: Parts, text: str, doc: YamlDoc, loc: Location) -> None:
+        for word, is_prefix in parts:
+            if is_prefix and word.isalpha() and word.isascii():
+                self.wildcards.append(Wildcard(word, text, doc, loc))
 
     def actor_node(self, entry: ActorsEntry, doc: YamlDoc, loc: Location) -> ActorNode | None:
         ok = True
@@ -214,6 +223,8 @@ class _Compiler:
                         doc.problem(("concepts", concept, "forms", index), f"form {form!r}: {exc}")
                     )
                 continue
+            if doc is not None and not lead:
+                self._note_wildcards(parts, form, doc, ("concepts", concept, "forms", index))
             term = Term(len(self.terms), form, parts, case_sensitive, concept=concept, lead=lead)
             self.terms.append(term)
             ids.append(term.id)
@@ -403,7 +414,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         compiler.actor_terms,
         build_lexicon(concepts, actors, compiler.terms, compiler.actor_terms, wording),
     )
-    return LoadedRules(ruleset, tuple(warnings))
+    return LoadedRules(ruleset, tuple(warnings), tuple(compiler.wildcards))
 
 
 def _valid_id(text: str) -> bool:
