@@ -13,7 +13,7 @@ from helpers import DATA, SHIPPED_RULES
 from bot.replay import evaluate_rules, read_labelled, replay
 from bot.rules import load_rules
 
-SETS = ("dev_news.jsonl", "dev_wide.jsonl")
+SETS = ("dev_news.jsonl", "dev_wide.jsonl", "blind_set.jsonl")
 
 
 @pytest.fixture(scope="module")

@@ -228,6 +228,8 @@ class _Compiler:
             term = Term(len(self.terms), form, parts, case_sensitive, concept=concept, lead=lead)
             self.terms.append(term)
             ids.append(term.id)
+        if concept in self.actors:  # a concept named after an actor finds its aliases too
+            ids.extend(self.actor_terms.get(concept, ()))
         kinds = self.concepts.kinds.get(concept, frozenset())
         for actor in sorted(a.id for a in self.actors.values() if a.kind in kinds):
             ids.extend(self.actor_terms.get(actor, ()))
