@@ -78,7 +78,7 @@ def stretched_interval(interval: float, lifetime: float | None) -> float:
 
 
 def backoff(interval: float, failures: int) -> float:
-    return min(interval * 2 ** min(failures, 16), max(MAX_BACKOFF, interval))
+    return float(min(interval * 2 ** min(failures, 16), max(MAX_BACKOFF, interval)))
 
 
 def after_fetch(

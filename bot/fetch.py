@@ -33,9 +33,9 @@ from bot.logs import redact
 from bot.urls import url_problem
 
 try:
-    import brotli  # type: ignore[import-untyped]
+    import brotli
 except ImportError:  # the optional `brotli` extra
-    brotli = None  # type: ignore[assignment]
+    brotli = None
 
 PROJECT_URL = "https://github.com/restriction-radar/radar"
 USER_AGENT = f"Radar/{__version__} (+{PROJECT_URL}; feed alerting bot)"

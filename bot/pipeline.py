@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from bot import decide, merge
 from bot.config import Settings
-from bot.decide import ItemDecision, Verdict
+from bot.decide import ItemDecision
 from bot.deliver.route import destinations
 from bot.feeds import resolve_local
 from bot.fetch import Fetcher, FetchResult, read_local
@@ -33,6 +33,7 @@ from bot.plan import plan_alerts
 from bot.rules import Rule, RuleSet
 from bot.storage import Store, Transaction
 from bot.types import AlertKind
+from bot.types import ItemVerdict as Verdict
 
 log = logging.getLogger(__name__)
 

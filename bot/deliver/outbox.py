@@ -85,7 +85,7 @@ class Sender(Protocol):
 
 def retry_delay(attempts: int, rng: random.Random) -> float:
     """Exponential backoff with jitter: 5 s, 10 s, 20 s … up to 15 minutes."""
-    return min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY) * rng.uniform(0.8, 1.2)
+    return float(min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY) * rng.uniform(0.8, 1.2))
 
 
 def process_owner() -> str:

@@ -363,9 +363,11 @@ class RuleSet:
             if (term := self.terms[term_id]).actor is not None
             and any(o.field in fields for o in found[term_id])
         }
-        for actor in list(named):
-            while (actor := self.actors[actor].part_of) is not None and actor not in named:
-                named.add(actor)
+        for start in list(named):
+            wider = self.actors[start].part_of
+            while wider is not None and wider not in named:
+                named.add(wider)
+                wider = self.actors[wider].part_of
         return frozenset(named)
 
     def _hits(self, occurrences: Iterable[Occurrence]) -> tuple[Hit, ...]:
