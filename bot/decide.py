@@ -14,8 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from bot.fetch import FetchResult
-from bot.models import FeedSpec, FeedState, Item
+from bot.models import FeedSpec, FeedState, FetchResult, Item
 from bot.types import ItemVerdict as Verdict
 
 MAX_BACKOFF = 6 * 3600.0

@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from bot.errors import FeedParseError
 from bot.models import Item
 from bot.text import clean
 from bot.urls import canonical_url, is_web_link
@@ -19,10 +20,6 @@ MAX_TITLE = 500
 MAX_SUMMARY = 2_000
 MAX_CONTENT = 20_000
 MAX_ITEMS = 1_000
-
-
-class FeedParseError(Exception):
-    """The document is not a feed at all (an HTML page, garbage, an empty body)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,11 @@ from bot import decide, merge
 from bot.config import Settings
 from bot.decide import ItemDecision
 from bot.deliver.route import destinations
+from bot.errors import FeedParseError
 from bot.feeds import resolve_local
-from bot.fetch import Fetcher, FetchResult, read_local
-from bot.models import FeedSpec, FeedState, ItemMatches
-from bot.parse import FeedParseError, ParsedFeed, parse_feed
+from bot.fetch import Fetcher, read_local
+from bot.models import FeedSpec, FeedState, FetchResult, ItemMatches
+from bot.parse import ParsedFeed, parse_feed
 from bot.plan import plan_alerts
 from bot.rules import Rule, RuleSet
 from bot.storage import Store, Transaction

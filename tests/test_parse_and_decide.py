@@ -10,9 +10,9 @@ import pytest
 
 from bot import decide
 from bot.decide import Verdict
-from bot.fetch import FetchResult
-from bot.models import FeedSpec, FeedState, Item
-from bot.parse import FeedParseError, parse_feed
+from bot.errors import FeedParseError
+from bot.models import FeedSpec, FeedState, FetchResult, Item
+from bot.parse import parse_feed
 
 NOW = 1_800_000_000.0
 RNG = random.Random(7)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from bot.errors import ConfigError, Problem
+from bot.errors import ConfigError, InvalidValue, Problem
 from bot.rules.coverage import Parts, never_matches, subsumed
 from bot.rules.engine import Term, compile_pattern, compile_phrase
 from bot.rules.ruleset import (
@@ -86,7 +86,7 @@ def _shown(text: str) -> str:
 
 def _bounded(parts: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
     if len(parts) > MAX_PHRASE_WORDS:
-        raise ValueError(
+        raise InvalidValue(
             f"it has {len(parts)} words, more than the {MAX_PHRASE_WORDS} a phrase may have "
             "(in Chinese, Japanese and Korean each character counts as a word)"
         )
