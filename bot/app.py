@@ -13,11 +13,11 @@ from typing import TextIO
 from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
-from bot.errors import Problem
+from bot.errors import Problem, StorageError
 from bot.feeds import load_feeds
 from bot.fetch import Fetcher
 from bot.format import plural
-from bot.models import FeedSpec, FeedState
+from bot.models import FeedSpec, FeedState, FetchResult
 from bot.pipeline import Pipeline, PollReport, Prepared
 from bot.rules import RuleSet, load_rules
 from bot.storage import Store
@@ -82,6 +82,8 @@ class CycleReport:
         ]
         if followups := sum(len(p.followups) for p in self.polls):
             parts.append(plural(followups, "follow-up"))
+        if unrouted := sum(len(p.unrouted) for p in self.polls):
+            parts.append(f"{plural(unrouted, 'alert')} with nowhere to go")
         parts.append(f"{plural(self.delivered.sent, 'message')} delivered")
         if self.delivered.retried:
             parts.append(f"{self.delivered.retried} to retry")
@@ -126,8 +128,18 @@ class Radar:
     async def _prepared(
         self, order: int, spec: FeedSpec, fetcher: Fetcher, state: FeedState | None
     ) -> Prepared:
-        stored, result = await self.pipeline.fetch(spec, fetcher, state)
-        return await asyncio.to_thread(self.pipeline.prepare, spec, stored, result, order)
+        """Fetch and prepare one feed. Whatever goes wrong with it is that feed's error
+        (recorded and backed off); only the database failing stops the cycle."""
+        stored = state or FeedState(url=spec.url)
+        try:
+            stored, result = await self.pipeline.fetch(spec, fetcher, state)
+            return await asyncio.to_thread(self.pipeline.prepare, spec, stored, result, order)
+        except StorageError:
+            raise
+        except Exception as exc:
+            log.exception("feed %s failed", spec.name or spec.url)
+            failed = FetchResult(spec.url, error=f"unexpected error: {exc!r}")
+            return await asyncio.to_thread(self.pipeline.prepare, spec, stored, failed, order)
 
     async def poll_all(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 from bot import decide
 from bot.app import Radar, build_senders, load_config
 from bot.config import Settings
+from bot.deliver.route import unreachable
 from bot.errors import ConfigError, Problem
 from bot.feeds import format_duration, load_feeds, parse_duration
 from bot.format import plural, when
@@ -63,6 +64,16 @@ def rules_check(settings: Settings) -> int:
         rules = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
         problems.extend(rules.warnings)
         problems.extend(common_word_problems(rules.wildcards, rules.ruleset.lexicon.wording))
+        problems.extend(
+            Problem(
+                rule.path,
+                None,
+                f"alerts on {rule.id!r} would reach no destination: {why}",
+                "warning",
+            )
+            for rule in rules.ruleset.rules
+            if (why := unreachable(rule, settings)) is not None
+        )
     except ConfigError as exc:
         problems.extend(exc.problems)
     for problem in problems:

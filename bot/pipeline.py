@@ -54,6 +54,7 @@ class PollReport:
     recorded: int = 0
     alerts: list[int] = field(default_factory=list)
     followups: list[int] = field(default_factory=list)
+    unrouted: list[int] = field(default_factory=list)  # alerts that found no destination
     state: FeedState | None = None
     wire_bytes: int = 0
     seconds: float = 0.0
@@ -350,17 +351,23 @@ class Pipeline:
                     now=now,
                 )
             )
-        elif story is None:  # a new story nobody is told of: recorded all the same
-            report.alerts.append(
-                tx.alerts.create(
-                    story_id=story_id,
-                    item_id=item_id,
-                    kind=AlertKind.ALERT,
-                    rules=rule_ids,
-                    matches=payload,
-                    destinations=[],
-                    now=now,
-                )
+        elif story is None:  # a new story nobody is told of: recorded, logged and counted
+            alert_id = tx.alerts.create(
+                story_id=story_id,
+                item_id=item_id,
+                kind=AlertKind.ALERT,
+                rules=rule_ids,
+                matches=payload,
+                destinations=[],
+                now=now,
+            )
+            report.alerts.append(alert_id)
+            report.unrouted.append(alert_id)
+            log.warning(
+                "alert %d (%s) has no destination: %s",
+                alert_id,
+                ", ".join(rule_ids),
+                decision.item.title[:120],
             )
         if plan.followup:
             report.followups.append(

@@ -403,12 +403,19 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
                 examples_no_match=tuple(parsed.examples.no_match),
             )
         )
+    if not files:
+        compiler.problems.append(
+            Problem(
+                folder,
+                None,
+                "no rule files: nothing could alert, and every item polled would be recorded as "
+                "seen (so it would never alert once rules arrive)",
+            )
+        )
     errors = [p for p in compiler.problems if p.severity == "error"]
     warnings.extend(p for p in compiler.problems if p.severity != "error")
     if errors:
         raise ConfigError([*errors, *warnings])
-    if not files:
-        warnings.append(Problem(folder, None, "no rule files: nothing can alert", "warning"))
     ruleset = RuleSet(
         tuple(rules),
         actors,
