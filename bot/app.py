@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from bot import decide
 from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
@@ -154,11 +155,8 @@ class Radar:
         tasks: list[asyncio.Task[Prepared]] = []
         for order, spec in enumerate(self.config.feeds):
             state = states.get(spec.url)
-            if state is not None and state.gone:
-                continue
-            if state is not None and state.failures and state.next_due and state.next_due > now:
-                continue  # backing off, or the server asked us to wait
-            tasks.append(asyncio.create_task(self._prepared(order, spec, fetcher, state)))
+            if decide.poll_now(state, now, every_feed=True):
+                tasks.append(asyncio.create_task(self._prepared(order, spec, fetcher, state)))
         reports: list[PollReport] = []
         if not tasks:
             return reports

@@ -156,6 +156,20 @@ def is_broken(state: FeedState, now: float) -> bool:
     return state.failing_since is not None and now - state.failing_since >= BROKEN_AFTER
 
 
+def poll_now(state: FeedState | None, now: float, *, every_feed: bool = False) -> bool:
+    """Whether a feed is to be polled now, by what the database says of it: never a feed that
+    is gone or backing off (failures, or a server's Retry-After); a healthy one when its time
+    has come, or always with `every_feed` (`radar run --once` polls every feed once)."""
+    if state is None:
+        return True
+    if state.gone:
+        return False
+    waiting = state.next_due is not None and state.next_due > now
+    if state.failures and waiting:
+        return False
+    return every_feed or not waiting
+
+
 def first_due(
     spec: FeedSpec, state: FeedState | None, now: float, rng: random.Random
 ) -> float | None:
