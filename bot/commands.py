@@ -184,16 +184,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     rows: list[dict[str, Any]] = []
     for spec in feeds:
         state = states.get(spec.url)
-        if state is None or state.last_poll is None:
-            health = "new"
-        elif state.gone:
-            health = "gone"
-        elif decide.is_broken(state, now):
-            health = "broken"
-        elif state.failures:
-            health = "failing"
-        else:
-            health = "ok"
+        health = decide.feed_health(state, now).value
         validators = [
             n
             for n, v in (

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from bot.models import FeedSpec, FeedState, FetchResult, Item
+from bot.types import FeedHealth
 from bot.types import ItemVerdict as Verdict
 
 MAX_BACKOFF = 6 * 3600.0
@@ -149,6 +150,17 @@ def failed_parse(
         body_hash=None,
         next_due=now + _jittered(backoff(spec.interval, failures), rng),
     )
+
+
+def feed_health(state: FeedState | None, now: float) -> FeedHealth:
+    """How a feed is doing, from what the database says of it."""
+    if state is None or state.last_poll is None:
+        return FeedHealth.NEW
+    if state.gone:
+        return FeedHealth.GONE
+    if is_broken(state, now):
+        return FeedHealth.BROKEN
+    return FeedHealth.FAILING if state.failures else FeedHealth.OK
 
 
 def is_broken(state: FeedState, now: float) -> bool:

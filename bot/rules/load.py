@@ -51,6 +51,7 @@ from bot.rules.vocabulary import (
 )
 from bot.rules.wildcards import Wildcard
 from bot.text import tokenize
+from bot.types import Severity
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
 MAX_PHRASE_WORDS = 30
@@ -395,7 +396,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
                 match=group,
                 path=path,
                 description=parsed.description,
-                severity=parsed.severity,
+                severity=Severity(parsed.severity),
                 fields=tuple(parsed.fields),
                 slack=tuple(parsed.slack),
                 telegram=parsed.telegram,
