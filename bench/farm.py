@@ -318,6 +318,11 @@ def _env(state: Path, **extra: str) -> dict[str, str]:
 class Radar(Tool):
     name = "radar"
 
+    def __init__(self, args: argparse.Namespace, root: Path | None = None, label: str = "") -> None:
+        super().__init__(args)
+        self.root = root or args.radar_root
+        self.name = label or "radar"
+
     def prepare(self, state: Path, urls: list[str]) -> None:
         lines = "".join(f"  - url: {u}\n" for u in urls)
         (state / "feeds.yaml").write_text(
@@ -328,20 +333,20 @@ class Radar(Tool):
         env = _env(
             state,
             RADAR_DB=f"sqlite:///{state / 'radar.db'}",
-            RADAR_RULES=str(self.args.radar_root / "rules"),
+            RADAR_RULES=str(self.root / "rules"),
             RADAR_FEEDS=str(state / "feeds.yaml"),
-            PYTHONPATH=str(self.args.radar_root),
+            PYTHONPATH=str(self.root),
         )
         return [self.args.radar_python, "-m", "bot", "run", "--once"], env
 
     def version(self) -> str:
         out = subprocess.run(
-            ["git", "-C", str(self.args.radar_root), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(self.root), "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             check=False,
         )
-        return f"git {out.stdout.strip()}"
+        return f"{self.root} {out.stdout.strip()}".strip()
 
 
 class Newsboat(Tool):
@@ -457,7 +462,15 @@ class Sample:
 
 
 def measure(argv: list[str], env: dict[str, str], cwd: Path, errors: Path) -> Sample:
-    """Run one process to completion; wall, CPU and peak RSS from wait4."""
+    """Run one process to completion: wall time, CPU (user + system, from wait4) and peak RSS.
+
+    The peak RSS comes from GNU time around the tool: a child's ru_maxrss starts at its
+    parent's RSS when it forks, and this script holds the farm in memory.
+    """
+    peak = cwd / "peak-rss-kb"
+    peak.unlink(missing_ok=True)
+    if TIME:
+        argv = [TIME, "-f", "%M", "-o", str(peak), *argv]
     with errors.open("ab") as err:
         started = time.perf_counter()
         process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
@@ -473,7 +486,10 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path, errors: Path) -> Sa
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     code = -999 if deadline_hit else process.returncode
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, 0, 0, 0, code)
+    rss_kb = usage.ru_maxrss
+    if TIME and peak.exists():
+        rss_kb = int(peak.read_text().split()[-1])
+    return Sample(wall, usage.ru_utime + usage.ru_stime, rss_kb / 1024, 0, 0, 0, code)
 
 
 def run_tool(tool: Tool, farm: Farm, nginx: Nginx, work: Path) -> dict[str, Sample]:
@@ -497,10 +513,9 @@ def run_tool(tool: Tool, farm: Farm, nginx: Nginx, work: Path) -> dict[str, Samp
     return samples
 
 
-def profile_radar(args: argparse.Namespace, farm: Farm, nginx: Nginx, work: Path) -> str:
+def profile_radar(tool: Radar, farm: Farm, nginx: Nginx, work: Path) -> str:
     """cProfile of Radar's cold cycle: the top functions by own and cumulative time."""
-    tool = Radar(args)
-    state = work / "state" / f"profile-{farm.name}"
+    state = work / "state" / f"profile-{tool.name}-{farm.name}"
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
     farm.reset()
@@ -510,7 +525,7 @@ def profile_radar(args: argparse.Namespace, farm: Farm, nginx: Nginx, work: Path
     out = state / "cold.prof"
     argv = [argv[0], "-m", "cProfile", "-o", str(out), *argv[1:]]
     measure(argv, env, state, state / "stderr.log")
-    lines = [f"### Profile of Radar's cold cycle, farm {farm.name} (cProfile)", ""]
+    lines = [f"### Profile of {tool.name}'s cold cycle, farm {farm.name} (cProfile)", ""]
     for key, label in (("tottime", "own time"), ("cumulative", "cumulative time")):
         stream = _Capture()
         stats = pstats.Stats(str(out), stream=stream)
@@ -548,7 +563,7 @@ def report(
     results: dict[tuple[str, str, str], list[Sample]],
     farms: list[Farm],
     tools: list[Tool],
-    runs: int,
+    runs: str,
 ) -> str:
     lines = []
     for farm in farms:
@@ -571,7 +586,7 @@ def report(
                 last = samples[-1]
                 exits = ",".join(sorted({str(s.exit) for s in samples}))
                 ratios = ["", "", ""]
-                if radar and tool.name != "radar":
+                if radar and not isinstance(tool, Radar):
                     ratios = [
                         ratio(median([s.wall for s in radar]), wall),
                         ratio(median([s.cpu for s in radar]), cpu),
@@ -588,6 +603,50 @@ def report(
         f"Medians of {runs} run(s); ratios are Radar's median over the peer's (below 1 is Radar "
         "faster or lighter). requests/200/304 are nginx's log of the last run."
     )
+    return "\n".join(lines)
+
+
+def goals(
+    results: dict[tuple[str, str, str], list[Sample]], farms: list[Farm], tools: list[Tool]
+) -> str:
+    """Each Radar against the fastest peer (wall) and the lightest peer (peak RSS)."""
+    radars = [t for t in tools if isinstance(t, Radar)]
+    peers = [t for t in tools if not isinstance(t, Radar)]
+    if not radars or not peers:
+        return ""
+    lines = [
+        "### Radar against the fastest and the lightest peer",
+        "",
+        "| farm | cycle | Radar | wall s | fastest peer | its wall s | ratio | peak RSS MB | lightest peer | its RSS MB | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for farm in farms:
+        for cycle in CYCLES:
+            walls = {
+                p.name: median([s.wall for s in results[(farm.name, cycle, p.name)]])
+                for p in peers
+                if (farm.name, cycle, p.name) in results
+            }
+            rss = {
+                p.name: median([s.rss_mb for s in results[(farm.name, cycle, p.name)]])
+                for p in peers
+                if (farm.name, cycle, p.name) in results
+            }
+            if not walls:
+                continue
+            fastest = min(walls, key=walls.__getitem__)
+            lightest = min(rss, key=rss.__getitem__)
+            for radar in radars:
+                samples = results.get((farm.name, cycle, radar.name))
+                if not samples:
+                    continue
+                wall = median([s.wall for s in samples])
+                mem = median([s.rss_mb for s in samples])
+                lines.append(
+                    f"| {farm.name} | {cycle} | {radar.name} | {wall:.2f} | {fastest} | "
+                    f"{walls[fastest]:.2f} | {ratio(wall, walls[fastest])} | {mem:.0f} | "
+                    f"{lightest} | {rss[lightest]:.0f} | {ratio(mem, rss[lightest])} |"
+                )
     return "\n".join(lines)
 
 
@@ -608,6 +667,18 @@ def main() -> None:
         default=str(ROOT / ".venv-peers" / "bin" / "python"),
         help="interpreter with lemon24's reader installed",
     )
+    parser.add_argument(
+        "--also-radar",
+        action="append",
+        default=[],
+        metavar="LABEL=ROOT",
+        help="another Radar checkout to run beside the first (before/after in one sitting)",
+    )
+    parser.add_argument(
+        "--large-runs",
+        type=int,
+        help="runs for synthetic farms of more than 1,000 feeds (default: --runs)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile Radar's cold cycle")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
@@ -623,6 +694,10 @@ def main() -> None:
             print(f"skipping {name}: {why}", file=sys.stderr)
             continue
         tools.append(tool)
+        if name == "radar":
+            for extra in args.also_radar:
+                label, _, root = extra.partition("=")
+                tools.append(Radar(args, Path(root).resolve(), label))
 
     work = Path(tempfile.mkdtemp(prefix="radar-farm-"))
     work.chmod(0o755)
@@ -635,8 +710,12 @@ def main() -> None:
     results: dict[tuple[str, str, str], list[Sample]] = {}
     started = time.monotonic()
     try:
-        for run in range(args.runs):
+        large_runs = args.runs if args.large_runs is None else args.large_runs
+        for run in range(max(args.runs, large_runs)):
             for farm in farms:
+                wanted = large_runs if farm.name != "real" and farm.feeds > 1000 else args.runs
+                if run >= wanted:
+                    continue
                 for tool in tools:
                     samples = run_tool(tool, farm, nginx, work)
                     for cycle, sample in samples.items():
@@ -651,7 +730,8 @@ def main() -> None:
                         file=sys.stderr,
                         flush=True,
                     )
-        profile = profile_radar(args, farms[0], nginx, work) if args.profile and farms else ""
+        radars = [t for t in tools if isinstance(t, Radar)] if args.profile and farms else []
+        profile = "\n".join(profile_radar(t, farms[0], nginx, work) for t in radars)
     finally:
         nginx.stop()
         if not args.keep:
@@ -668,7 +748,13 @@ def main() -> None:
         "Versions: " + "; ".join(f"{t.name} {t.version()}" for t in tools),
         "",
     ]
-    text = "\n".join([*header, report(results, farms, tools, args.runs), "", profile]).rstrip()
+    runs = (
+        f"{args.runs}"
+        if large_runs == args.runs
+        else f"{args.runs} ({large_runs} for farms over 1,000 feeds)"
+    )
+    body = [report(results, farms, tools, runs), "", goals(results, farms, tools), "", profile]
+    text = "\n".join([*header, *body]).rstrip()
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"farm-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.md"
@@ -677,6 +763,7 @@ def main() -> None:
 
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+TIME = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
 
 if __name__ == "__main__":
     main()
