@@ -15,7 +15,6 @@ from bot.feeds import format_duration, load_feeds, parse_duration
 from bot.format import plural, when
 from bot.models import Item
 from bot.rules import load_rules
-from bot.rules.examples import run_examples
 from bot.storage import Store
 
 OK, FAILED = 0, 1
@@ -80,6 +79,8 @@ def rules_check(settings: Settings) -> int:
 
 def rules_test(settings: Settings) -> int:
     ruleset = load_rules(settings.rules_dir, exclude=(settings.feeds_file,)).ruleset
+    from bot.rules.examples import run_examples
+
     checked, failures = run_examples(ruleset)
     for failure in failures:
         _out(str(failure))
