@@ -523,9 +523,14 @@ def profile_radar(tool: Radar, farm: Farm, nginx: Nginx, work: Path) -> str:
     tool.prepare(state, [nginx.url(farm.name, n) for n in range(farm.feeds)])
     argv, env = tool.command(state)
     out = state / "cold.prof"
-    argv = [argv[0], "-m", "cProfile", "-o", str(out), *argv[1:]]
+    argv = [argv[0], str(ROOT / "bench" / "profile_radar.py"), str(out), *argv[3:]]
     measure(argv, env, state, state / "stderr.log")
-    lines = [f"### Profile of {tool.name}'s cold cycle, farm {farm.name} (cProfile)", ""]
+    lines = [
+        f"### Profile of {tool.name}'s cold cycle, farm {farm.name} (cProfile, all threads)",
+        "",
+        "Waiting (epoll, worker queues, locks) is counted too, in every thread.",
+        "",
+    ]
     for key, label in (("tottime", "own time"), ("cumulative", "cumulative time")):
         stream = _Capture()
         stats = pstats.Stats(str(out), stream=stream)
