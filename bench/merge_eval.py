@@ -1,6 +1,6 @@
 """Story-merging evaluation: replay a labelled JSONL file through the whole pipeline.
 
-    python bench/merge_eval.py [tests/data/dev_news.jsonl] [--rules rules] [-v] [--crowd HOURS]
+    python bench/merge_eval.py [tests/data/dev_news.jsonl] [--rules rules] [-v] [--crowd HOURS] [--part all|tune|held-out]
 
 Prints: events that got their own alert, events swallowed by another story, duplicate
 top-level alerts per event, and items merged into another event's story.
@@ -18,7 +18,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bot.replay import Labelled, read_labelled, replay
+from bot.replay import Labelled, read_labelled, replay, select_part
 from bot.rules import load_rules
 
 
@@ -48,9 +48,15 @@ def main() -> None:
     parser.add_argument(
         "--crowd", type=float, metavar="HOURS", help="move events to start HOURS apart"
     )
+    parser.add_argument(
+        "--part",
+        choices=("all", "tune", "held-out"),
+        default="all",
+        help="only the events set aside while tuning, or only the rest",
+    )
     args = parser.parse_args()
     ruleset = load_rules(args.rules).ruleset
-    rows = read_labelled(args.data)
+    rows = select_part(read_labelled(args.data), args.part)
     if args.crowd is not None:
         rows = crowded(rows, args.crowd * 3600)
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,11 +13,16 @@ from bot.config import Settings
 from bot.errors import ConfigError, Problem
 from bot.feeds import format_duration, load_feeds, parse_duration
 from bot.format import plural, when
+from bot.logs import redact
+from bot.merge import Evidence
 from bot.models import Item
 from bot.rules import load_rules
+from bot.rules.wildcards import common_word_problems
 from bot.storage import Store
+from bot.types import DeliveryStatus
 
 OK, FAILED = 0, 1
+STATUS_DELIVERIES = 20  # retrying and failed deliveries `radar status` lists
 
 
 def _out(text: str = "") -> None:
@@ -40,7 +45,7 @@ async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
         await radar.aclose()
         store.close()
     for poll in report.errors:
-        _err(f"feed {poll.url}: {poll.error}")
+        _err(redact(f"feed {poll.url}: {poll.error}"))
     _err(f"radar: {report.summary()}")
     return OK
 
@@ -50,12 +55,13 @@ def rules_check(settings: Settings) -> int:
     feeds = rules = None
     try:
         feeds = load_feeds(settings.feeds_file)
-        problems.extend(feeds.warnings)
+        problems.extend(feeds.problems)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
         rules = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
         problems.extend(rules.warnings)
+        problems.extend(common_word_problems(rules.wildcards, rules.ruleset.lexicon.wording))
     except ConfigError as exc:
         problems.extend(exc.problems)
     for problem in problems:
@@ -69,7 +75,7 @@ def rules_check(settings: Settings) -> int:
         plural(len(feeds.feeds), "feed"),
         plural(len(ruleset.rules), "rule"),
         plural(len(ruleset.actors), "actor"),
-        plural(len(ruleset.lexicon.forms), "concept"),
+        plural(len(ruleset.lexicon.concepts), "concept"),
     ]
     if problems:
         parts.append(plural(len(problems), "warning"))
@@ -96,7 +102,7 @@ def rules_explain(settings: Settings, text: str | None, item_id: int | None) -> 
     if item_id is not None:
         store = Store(settings.db_url)
         try:
-            stored = store.item(item_id)
+            stored = store.items.get(item_id)
         finally:
             store.close()
         if stored is None:
@@ -117,14 +123,18 @@ def rules_explain(settings: Settings, text: str | None, item_id: int | None) -> 
         _out(f"{mark} {rule.id} — {rule.title} ({rule.severity})")
         if verdict.matched:
             for hit in verdict.hits:
-                label = "actor" if hit.kind == "actor" else "phrase"
-                _out(f"        {label} {hit.term!r} matched {hit.text!r} in {hit.field}")
+                _out(f"        {hit.kind} {hit.term!r} matched {hit.text!r} in {hit.field}")
         else:
             _out(f"        {verdict.reason}")
     if matches.actors:
         names = ", ".join(ruleset.actors[a].name for a in sorted(matches.actors))
         _out(f"actors found: {names}")
     return OK
+
+
+def _shown(text: str | None) -> str | None:
+    """Stored text as shown: without secrets or URL credentials (older rows may hold them)."""
+    return redact(text) if text else text
 
 
 def _ago(now: float, then: float | None) -> str:
@@ -147,13 +157,17 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     feeds = load_feeds(settings.feeds_file).feeds
     store = Store(settings.db_url)
     try:
-        states = store.feed_states()
-        outbox = store.outbox_counts()
-        failed = store.failed_deliveries()
-        retrying = store.retrying_deliveries()
-        subscribers = store.subscribers()
-        chats = store.chat_count()
-        counts = store.counts()
+        states = store.feeds.states()
+        outbox = store.outbox.counts()
+        failed = store.outbox.failed(limit=STATUS_DELIVERIES)
+        retrying = store.outbox.retrying(limit=STATUS_DELIVERIES)
+        subscribers = store.subscriptions.by_topic()
+        chats = store.subscriptions.chat_count()
+        counts = {
+            "items": store.items.count(),
+            "stories": store.stories.count(),
+            "alerts": store.alerts.count(),
+        }
     finally:
         store.close()
     now = time.time()
@@ -180,8 +194,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         ]
         rows.append(
             {
-                "url": spec.url,
-                "name": spec.name or (state.title if state else None) or spec.url,
+                "url": redact(spec.url),
+                "name": redact(spec.name or (state.title if state else None) or spec.url),
                 "health": health,
                 "interval": format_duration(spec.interval),
                 "last_poll": state.last_poll if state else None,
@@ -190,8 +204,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
                 "validators": validators or (["body hash"] if state and state.body_hash else []),
                 "next_due": state.next_due if state else None,
                 "failures": state.failures if state else 0,
-                "last_error": state.last_error if state else None,
-                "moved_to": state.moved_to if state else None,
+                "last_error": _shown(state.last_error) if state else None,
+                "moved_to": _shown(state.moved_to) if state else None,
             }
         )
     if as_json:
@@ -199,11 +213,15 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
             "feeds": rows,
             "deliveries": {f"{kind}:{st}": n for (kind, st), n in sorted(outbox.items())},
             "failed": [
-                {"destination": d.destination, "error": d.error, "alert": d.alert_id}
+                {"destination": d.destination, "error": _shown(d.error), "alert": d.alert_id}
                 for d in failed
             ],
             "retrying": [
-                {"destination": d.destination, "error": d.error, "next_attempt": d.next_attempt}
+                {
+                    "destination": d.destination,
+                    "error": _shown(d.error),
+                    "next_attempt": d.next_attempt,
+                }
                 for d in retrying
             ],
             "subscribers": {
@@ -235,18 +253,16 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         _out("  none yet")
     kinds = sorted({k for k, _ in outbox})
     for kind in kinds:
-        parts = [
-            f"{outbox[(kind, st)]} {st}"
-            for st in ("pending", "sent", "failed")
-            if (kind, st) in outbox
-        ]
+        parts = [f"{outbox[(kind, st)]} {st}" for st in DeliveryStatus if (kind, st) in outbox]
         _out(f"  {kind}: {', '.join(parts)}")
     for delivery in retrying:
         _out(
-            f"  retrying {delivery.destination} (alert {delivery.alert_id}) at {when(delivery.next_attempt)}: {delivery.error}"
+            f"  retrying {delivery.destination} (alert {delivery.alert_id}) at {when(delivery.next_attempt)}: {_shown(delivery.error)}"
         )
     for delivery in failed:
-        _out(f"  FAILED {delivery.destination} (alert {delivery.alert_id}): {delivery.error}")
+        _out(
+            f"  FAILED {delivery.destination} (alert {delivery.alert_id}): {_shown(delivery.error)}"
+        )
     _out()
     by_topic = (
         ", ".join(f"{topic}: {len(ids)}" for topic, ids in sorted(subscribers.items()))
@@ -256,6 +272,18 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     _out(
         f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts"
     )
+    return OK
+
+
+def db_upgrade(settings: Settings) -> int:
+    store = Store(settings.db_url)
+    try:
+        drift = store.schema_drift()
+    finally:
+        store.close()
+    _out(f"database {store.name}: {store.schema}")
+    for difference in drift:
+        _err(f"radar: warning: the tables differ from this Radar's: {difference}")
     return OK
 
 
@@ -290,11 +318,11 @@ def backtest(settings: Settings, *, since: str | None, limit: int) -> int:
 def stories(settings: Settings, *, limit: int) -> int:
     store = Store(settings.db_url)
     try:
-        recent = store.recent_stories(limit)
+        recent = store.stories.recent(limit)
         if not recent:
             _out("no stories yet")
         for story in recent:
-            members = store.story_members(story.id)
+            members = store.stories.members(story.id)
             outlets = list(dict.fromkeys(m.item.outlet for m in members))
             _out(f"#{story.id} {story.title}")
             _out(
@@ -309,11 +337,11 @@ def stories(settings: Settings, *, limit: int) -> int:
 def story_show(settings: Settings, story_id: int) -> int:
     store = Store(settings.db_url)
     try:
-        story = store.story(story_id)
+        story = store.stories.get(story_id)
         if story is None:
             _err(f"radar: no story #{story_id}")
             return FAILED
-        members = store.story_members(story_id)
+        members = store.stories.members(story_id)
     finally:
         store.close()
     _out(f"#{story.id} {story.title}")
@@ -331,15 +359,4 @@ def story_show(settings: Settings, story_id: int) -> int:
 def _merge_reason(merge: dict[str, Any] | None, first: bool) -> str:
     if first or not merge or merge.get("story_id") is None:
         return "opened the story"
-    evidence: list[str] = [f"score {merge.get('score')}", f"{merge.get('layer', 'fuzzy')}"]
-    labels = {"shared": "about", "coverage": "of its gist told"}
-    for key in ("text", "actors", "numbers", "codes", "dates", "shared", "coverage"):
-        if key in merge:
-            value = merge[key]
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            if key == "coverage":
-                shown = f"{float(value):.0%}"
-            evidence.append(f"{labels.get(key, key)}: {shown}")
-    if "compared_with_item" in merge:
-        evidence.append(f"closest to item {merge['compared_with_item']}")
-    return "joined: " + "; ".join(evidence)
+    return f"joined: score {merge.get('score')}; {Evidence.from_json(merge).explain()}"

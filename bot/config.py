@@ -9,12 +9,20 @@ from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.feeds import parse_duration
-from bot.fetch import DEFAULT_MAX_BYTES, FetchLimits
+from bot.fetch import (
+    ALLOW_PRIVATE_REDIRECTS_VARIABLE,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+    FetchLimits,
+)
 from bot.merge import DEFAULT_WINDOW
 
 DEFAULT_DB = "sqlite:///state/radar.db"
 SLACK_API_URL = "https://slack.com/api/"
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
+FLAG_ON = frozenset({"1", "true", "yes"})
+FLAG_OFF = frozenset({"", "0", "false", "no"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,15 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in FLAG_OFF:
+        return False
+    if raw in FLAG_ON:
+        return True
+    raise ConfigError(f"{name}: expected 1 or 0, got {env.get(name)!r}")
+
+
 def _chats(raw: str | None) -> frozenset[int] | None:
     if raw is None or not raw.strip():
         return None
@@ -80,12 +97,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         window = parse_duration(window_raw) if window_raw else DEFAULT_WINDOW
     except ValueError as exc:
         raise ConfigError(f"RADAR_STORY_WINDOW: {exc}") from exc
+    total_timeout = _number(env, "RADAR_FETCH_TIMEOUT", DEFAULT_TOTAL_TIMEOUT, 1.0)
     fetch = FetchLimits(
         max_bytes=int(_number(env, "RADAR_MAX_BYTES", DEFAULT_MAX_BYTES, 1024)),
-        total_timeout=_number(env, "RADAR_FETCH_TIMEOUT", 60.0, 1.0),
-        read_timeout=min(30.0, _number(env, "RADAR_FETCH_TIMEOUT", 60.0, 1.0)),
+        total_timeout=total_timeout,
+        read_timeout=min(DEFAULT_READ_TIMEOUT, total_timeout),
         concurrency=int(_number(env, "RADAR_CONCURRENCY", 32, 1)),
         per_host=int(_number(env, "RADAR_PER_HOST", 2, 1)),
+        allow_private_redirects=_flag(env, ALLOW_PRIVATE_REDIRECTS_VARIABLE),
     )
     return Settings(
         db_url=env.get("RADAR_DB") or DEFAULT_DB,

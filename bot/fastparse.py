@@ -92,7 +92,7 @@ def _has_handler(name: str) -> bool:
 
 
 def _map_type(value: str) -> str:
-    return _FeedParserMixin.map_content_type(value)
+    return str(_FeedParserMixin.map_content_type(value))
 
 
 def parse(body: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -277,7 +277,7 @@ class _Walker:
         if raw:
             return value
         if resolve and value:
-            value = _urljoin(self.base, value)
+            value = str(_urljoin(self.base, value))
         if value.isascii():
             return value
         with contextlib.suppress(UnicodeError):
@@ -294,7 +294,7 @@ class _Walker:
         return kind
 
     def resolve(self, href: str) -> str:
-        return _urljoin(self.base or "", href)
+        return str(_urljoin(self.base or "", href))
 
     # -- the feed -------------------------------------------------------------------------
 
@@ -545,11 +545,11 @@ class _Walker:
             entry["author"] = ""
         else:
             entry["author"] = self.text(element)
-        name, email = detail.get("name"), detail.get("email")
-        if name and email:
-            entry["author"] = f"{name} ({email})"
-        elif name or email:
-            entry["author"] = name or email
+        person, email = detail.get("name"), detail.get("email")
+        if person and email:
+            entry["author"] = f"{person} ({email})"
+        elif person or email:
+            entry["author"] = person or email
 
 
 def _href(attrs: Mapping[str, str]) -> str | None:

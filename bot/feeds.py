@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,8 +13,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from bot.errors import ConfigError, Problem
 from bot.models import FeedSpec
+from bot.urls import WEB_SCHEMES, hide_credentials, url_problem
 from bot.yamlfile import load_yaml, validation_problems
 
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)(:(?://)?)", re.I)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_PATTERN = r"^\d+(\.\d+)?[smhdw]?$"
@@ -78,6 +81,24 @@ _KNOWN_KEYS = frozenset(FeedsFile.model_fields) | frozenset(_Feed.model_fields)
 MIN_INTERVAL = 30.0
 
 
+def normalise_feed_url(url: str) -> str:
+    """A feed's URL as Radar keeps it: trimmed, with a lower-case scheme."""
+    url = url.strip()
+    if (m := _SCHEME.match(url)) and (m.group(2) == "://" or m.group(1).lower() in WEB_SCHEMES):
+        return m.group(1).lower() + url[m.end(1) :]
+    return url
+
+
+def feed_url_problem(url: str) -> str | None:
+    """Why a feeds-file `url` cannot be polled, or None. A URL (`scheme://…`, or `http:`
+    without its slashes) must be a valid http(s) URL; anything else is a local file path."""
+    if (m := _SCHEME.match(url)) and (m.group(2) == "://" or m.group(1).lower() in WEB_SCHEMES):
+        return url_problem(url)
+    if any(unicodedata.category(ch) == "Cc" for ch in url):
+        return "it contains control characters"
+    return None
+
+
 def resolve_local(url: str, feeds_file: Path) -> Path:
     """A local feed path: as given if it exists from the working directory, else beside the file."""
     path = Path(url).expanduser()
@@ -88,14 +109,17 @@ def resolve_local(url: str, feeds_file: Path) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class LoadedFeeds:
+    """The feeds to poll and the problems found, none of which stops Radar: errors for the
+    feeds left out (an impossible URL), which make `radar rules check` fail while `radar run`
+    polls the others, and warnings (a local feed file that does not exist)."""
+
     feeds: list[FeedSpec]
-    warnings: list[Problem]
+    problems: list[Problem]
 
 
 def load_feeds(path: Path) -> LoadedFeeds:
-    """Read and validate the feeds file; raise ConfigError naming file and line.
-
-    Warnings (a local feed file that does not exist) do not stop Radar.
+    """Read and validate the feeds file; raise ConfigError naming file and line for a problem
+    with the file as a whole (bad YAML, unknown keys, a duplicate feed, too short an interval).
     """
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
@@ -104,23 +128,23 @@ def load_feeds(path: Path) -> LoadedFeeds:
         parsed = FeedsFile.model_validate(doc.data)
     except pydantic.ValidationError as exc:
         raise ConfigError(validation_problems(doc, exc, known=_KNOWN_KEYS)) from exc
-    problems: list[Problem] = []
+    problems: list[Problem] = []  # each stops Radar
+    kept: list[Problem] = []  # feeds left out, and warnings
     specs: list[FeedSpec] = []
     seen: dict[str, int] = {}
     for index, feed in enumerate(parsed.feeds):
         loc = ("feeds", index, "url")
-        url = feed.url.strip()
+        url = normalise_feed_url(feed.url)
+        shown = hide_credentials(url)
         if url in seen:
             problems.append(
-                doc.problem(loc, f"feed {url!r} is listed twice (first at item {seen[url] + 1})")
+                doc.problem(loc, f"feed {shown!r} is listed twice (first at item {seen[url] + 1})")
             )
             continue
         seen[url] = index
-        if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.I) and not url.lower().startswith(
-            ("http://", "https://")
-        ):
-            problems.append(
-                doc.problem(loc, f"unsupported URL scheme in {url!r}: use http(s) or a file path")
+        if (problem := feed_url_problem(url)) is not None:
+            kept.append(
+                doc.problem(loc, f"invalid feed URL {shown!r}: {problem}; radar run skips it")
             )
             continue
         interval = feed.interval or parsed.defaults.interval
@@ -132,23 +156,17 @@ def load_feeds(path: Path) -> LoadedFeeds:
                 )
             )
             continue
-        specs.append(
-            FeedSpec(
-                url=url,
-                name=feed.name,
-                interval=interval,
-                max_age=feed.max_age or parsed.defaults.max_age,
-                tags=tuple(feed.tags),
-                baseline=parsed.defaults.baseline if feed.baseline is None else feed.baseline,
-            )
+        spec = FeedSpec(
+            url=url,
+            name=feed.name,
+            interval=interval,
+            max_age=feed.max_age or parsed.defaults.max_age,
+            tags=tuple(feed.tags),
+            baseline=parsed.defaults.baseline if feed.baseline is None else feed.baseline,
         )
+        if spec.is_local and not resolve_local(spec.url, path).exists():
+            kept.append(doc.problem(loc, f"local feed file {url!r} does not exist", "warning"))
+        specs.append(spec)
     if problems:
-        raise ConfigError(problems)
-    warnings = [
-        doc.problem(
-            ("feeds", index, "url"), f"local feed file {spec.url!r} does not exist", "warning"
-        )
-        for index, spec in enumerate(specs)
-        if spec.is_local and not resolve_local(spec.url, path).exists()
-    ]
-    return LoadedFeeds(specs, warnings)
+        raise ConfigError([*problems, *kept])
+    return LoadedFeeds(specs, kept)

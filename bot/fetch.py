@@ -1,26 +1,54 @@
 """Fetching feeds: one shared HTTP client, conditional GETs, hard limits on time and size.
 
-A fetch never raises for a feed's own failures (bad status, timeout, huge body, redirect
-loop); it returns a `FetchResult` saying what happened, and `bot.decide` decides what that
-means for the feed's schedule.
+A fetch never raises for a feed's own failures (bad URL, bad status, timeout, huge body,
+compression bomb, redirect loop, redirect into the private network); it returns a
+`FetchResult` saying what happened, and `bot.decide` decides what that means for the feed's
+schedule.
+
+Redirects are followed here, hop by hop, so that each hop can be checked: once a hop was on
+the public internet, the next may not lead to a loopback, private, link-local or otherwise
+special address (an attacker's feed must not make Radar read the operator's network). Bodies
+are decoded here too, by decoders whose output is bounded, so that the size limit holds for
+the decoded body whatever the server claims.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
 from bot import __version__
+from bot.errors import RadarError
+from bot.logs import redact
+from bot.urls import url_problem
+
+try:
+    import brotli
+except ImportError:  # the optional `brotli` extra
+    brotli = None
 
 PROJECT_URL = "https://github.com/restriction-radar/radar"
 USER_AGENT = f"Radar/{__version__} (+{PROJECT_URL}; feed alerting bot)"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_TOTAL_TIMEOUT = 20.0
+DEFAULT_READ_TIMEOUT = 15.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+# Decoded bytes asked of a decompressor at a time, so that no single call can produce more
+# than about this much beyond the size limit.
+DECODE_STEP = 64 * 1024
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
+ALLOW_PRIVATE_REDIRECTS_VARIABLE = "RADAR_ALLOW_PRIVATE_REDIRECTS"
 KEPT_HEADERS = (
     "etag",
     "last-modified",
@@ -36,16 +64,36 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
 
+IPAddress = IPv4Address | IPv6Address
+_NAT64 = ip_network("64:ff9b::/96")
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """Whether `ip` is on the public internet: not loopback, private, link-local, shared
+    (carrier-grade NAT), multicast, reserved or documentation space, nor one of those
+    embedded in an IPv6 address (IPv4-mapped, 6to4, NAT64)."""
+    if isinstance(ip, IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = IPv4Address(int(ip) & 0xFFFF_FFFF)
+        if embedded is not None:
+            return is_public_address(embedded)
+    return ip.is_global and not ip.is_multicast
+
 
 @dataclass(frozen=True, slots=True)
 class FetchLimits:
+    """Limits of every fetch. `is_public` classifies addresses (injectable for tests)."""
+
     max_bytes: int = DEFAULT_MAX_BYTES
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    total_timeout: float = 60.0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT
     concurrency: int = 32
     per_host: int = 2
     max_redirects: int = 5
+    allow_private_redirects: bool = False
+    is_public: Callable[[IPAddress], bool] = is_public_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +119,143 @@ class FetchResult:
         return self.status == 304
 
 
-class BodyTooLarge(Exception):
+class FetchError(RadarError):
+    """A feed's own failure, which becomes the fetch's error text."""
+
+
+class BodyTooLarge(FetchError):
     pass
+
+
+class _Decoder(Protocol):
+    def decode(self, data: bytes, budget: int) -> bytes:
+        """The output of `data`; stops early once it holds more than `budget` bytes."""
+        ...
+
+
+class _Identity:
+    def decode(self, data: bytes, budget: int) -> bytes:
+        return data
+
+
+class _Zlib:
+    """gzip, or deflate (zlib-wrapped as the standard says, or raw as some servers send)."""
+
+    def __init__(self, wbits: int) -> None:
+        self._z = zlib.decompressobj(wbits)
+        self._raw_fallback = wbits == zlib.MAX_WBITS
+        self._started = False
+
+    def decode(self, data: bytes, budget: int) -> bytes:
+        parts: list[bytes] = []
+        produced = 0
+        while data and not self._z.eof and produced <= budget:
+            try:
+                out = self._z.decompress(data, DECODE_STEP)
+            except zlib.error:
+                if self._started or not self._raw_fallback:
+                    raise
+                self._z, self._raw_fallback = zlib.decompressobj(-zlib.MAX_WBITS), False
+                continue
+            self._started = True
+            parts.append(out)
+            produced += len(out)
+            data = self._z.unconsumed_tail
+        return b"".join(parts)
+
+
+class _Brotli:
+    def __init__(self) -> None:
+        self._b = brotli.Decompressor()
+
+    def decode(self, data: bytes, budget: int) -> bytes:
+        parts: list[bytes] = []
+        produced = 0
+        while produced <= budget:
+            out = self._b.process(data, output_buffer_limit=DECODE_STEP)
+            data = b""
+            parts.append(out)
+            produced += len(out)
+            if self._b.is_finished() or (not out and self._b.can_accept_more_data()):
+                break
+        return b"".join(parts)
+
+
+# brotli before 1.2 cannot bound its output: without it, `br` is neither asked for nor accepted.
+_BOUNDED_BROTLI = brotli is not None and hasattr(brotli.Decompressor, "can_accept_more_data")
+DECODERS: dict[str, Callable[[], _Decoder]] = {
+    "gzip": lambda: _Zlib(16 + zlib.MAX_WBITS),
+    "x-gzip": lambda: _Zlib(16 + zlib.MAX_WBITS),
+    "deflate": lambda: _Zlib(zlib.MAX_WBITS),
+    **({"br": _Brotli} if _BOUNDED_BROTLI else {}),
+}
+ACCEPT_ENCODING = ", ".join(c for c in DECODERS if c != "x-gzip")
+_DECODE_ERRORS: tuple[type[Exception], ...] = (
+    (zlib.error, brotli.error) if brotli is not None else (zlib.error,)
+)
+
+
+def _decoder(content_encoding: str | None) -> _Decoder:
+    """The decoder for a response's `Content-Encoding`; only one known coding is accepted."""
+    named = (part.strip().lower() for part in (content_encoding or "").split(","))
+    codings = [c for c in named if c and c != "identity"]
+    if not codings:
+        return _Identity()
+    if len(codings) > 1:
+        raise FetchError(f"stacked content encodings refused ({', '.join(codings)})")
+    make = DECODERS.get(codings[0])
+    if make is None:
+        raise FetchError(f"unsupported content encoding {codings[0]!r}")
+    return make()
+
+
+async def _addresses(url: httpx.URL) -> list[IPAddress]:
+    """The addresses a URL's host stands for: itself, or what DNS resolves it to."""
+    try:
+        return [ip_address(url.host)]
+    except ValueError:
+        pass
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            url.host, port, type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise FetchError(f"cannot resolve {url.host}: {exc.strerror or exc}") from exc
+    return [ip_address(str(info[4][0])) for info in infos]
+
+
+def _next_url(current: httpx.URL, location: str) -> httpx.URL:
+    """Where a redirect leads; credentials are kept on the same origin only."""
+    try:
+        target = current.join(location)
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"redirect to an invalid URL ({exc})") from exc
+    if (problem := url_problem(str(target))) is not None:
+        raise FetchError(f"redirect to an invalid URL: {problem}")
+    same_origin = (target.scheme, target.host, target.port) == (
+        current.scheme,
+        current.host,
+        current.port,
+    )
+    if current.userinfo and not target.userinfo and same_origin:
+        target = target.copy_with(userinfo=current.userinfo)
+    return target
 
 
 class Fetcher:
     """Shared async client with global and per-host concurrency limits."""
 
-    def __init__(
-        self,
-        limits: FetchLimits | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, limits: FetchLimits | None = None) -> None:
         self.limits = limits or FetchLimits()
         self._client = httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             timeout=httpx.Timeout(
-                self.limits.read_timeout,
+                min(self.limits.read_timeout, self.limits.total_timeout),
                 connect=self.limits.connect_timeout,
                 pool=self.limits.total_timeout,
             ),
@@ -96,9 +263,7 @@ class Fetcher:
                 max_connections=self.limits.concurrency,
                 max_keepalive_connections=self.limits.concurrency,
             ),
-            follow_redirects=True,
-            max_redirects=self.limits.max_redirects,
-            transport=transport,
+            follow_redirects=False,
         )
         self._overall = asyncio.Semaphore(self.limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -123,6 +288,8 @@ class Fetcher:
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
         """GET a feed, conditionally when validators are known."""
+        if (problem := url_problem(url)) is not None:
+            return FetchResult(url, error=redact(f"invalid URL: {problem}"))
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -135,51 +302,101 @@ class Fetcher:
                     result = await self._get(url, headers)
             except TimeoutError:
                 result = FetchResult(url, error=f"timed out after {self.limits.total_timeout:g}s")
-            except httpx.TooManyRedirects:
-                result = FetchResult(url, error="too many redirects (a redirect loop?)")
-            except BodyTooLarge as exc:
-                result = FetchResult(url, error=str(exc))
+            except FetchError as exc:
+                result = FetchResult(url, error=redact(str(exc)))
             except httpx.TimeoutException as exc:
                 result = FetchResult(url, error=f"timed out ({type(exc).__name__})")
-            except (httpx.HTTPError, OSError, ValueError) as exc:
-                result = FetchResult(url, error=_describe_error(exc))
+            except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, OverflowError) as exc:
+                result = FetchResult(url, error=redact(_describe_error(exc)))
         return replace(result, elapsed=time.monotonic() - started)
 
     async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
-        async with self._client.stream("GET", url, headers=headers) as response:
-            kept = {k: v for k in KEPT_HEADERS if (v := response.headers.get(k)) is not None}
-            history = [r.status_code for r in response.history]
-            final_url = str(response.url)
-            moved = final_url if history and all(s in (301, 308) for s in history) else None
-            status = response.status_code
-            if status == 304:
-                return FetchResult(url, status, None, kept, final_url, moved)
-            if status >= 400 or status < 200:
-                reason = response.reason_phrase or ""
-                return FetchResult(
-                    url, status, None, kept, final_url, moved, f"HTTP {status} {reason}".strip()
-                )
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > self.limits.max_bytes:
-                raise BodyTooLarge(
-                    _too_large(self.limits.max_bytes, f"declares {int(declared):,} bytes")
-                )
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.limits.max_bytes:
-                    raise BodyTooLarge(_too_large(self.limits.max_bytes, "body kept coming"))
-                chunks.append(chunk)
-            return FetchResult(
-                url,
-                status,
-                b"".join(chunks),
-                kept,
-                final_url,
-                moved,
-                wire_bytes=response.num_bytes_downloaded,
+        """Follow redirects hop by hop, checking where each one leads."""
+        current = httpx.URL(url)
+        statuses: list[int] = []
+        previous_public: bool | None = None  # the configured URL itself is never refused
+        for _ in range(self.limits.max_redirects + 1):
+            if previous_public and not self.limits.allow_private_redirects:
+                await self._refuse_private(current)
+            request = self._client.build_request("GET", current, headers=headers)
+            response = await self._client.send(request, stream=True)
+            try:
+                location = response.headers.get("location")
+                if response.status_code not in REDIRECT_STATUSES or not location:
+                    return await self._result(url, response, statuses)
+            finally:
+                await response.aclose()
+            statuses.append(response.status_code)
+            if not self.limits.allow_private_redirects and not previous_public:
+                previous_public = await self._is_public_host(current)
+            current = _next_url(current, location)
+        raise FetchError("too many redirects (a redirect loop?)")
+
+    async def _refuse_private(self, url: httpx.URL) -> None:
+        """Refuse, before connecting, a hop to any address that is not public."""
+        if not all(self.limits.is_public(a) for a in await _addresses(url)):
+            raise FetchError(
+                f"redirect to a private address refused ({url}); "
+                f"{ALLOW_PRIVATE_REDIRECTS_VARIABLE}=1 allows it"
             )
+
+    async def _is_public_host(self, url: httpx.URL) -> bool:
+        """Whether a hop that answered was public (any of its addresses), so that the hops
+        after it are checked; a host that cannot be resolved counts as public."""
+        try:
+            return any(self.limits.is_public(a) for a in await _addresses(url))
+        except FetchError:
+            return True
+
+    async def _result(self, url: str, response: httpx.Response, statuses: list[int]) -> FetchResult:
+        kept = {k: v for k in KEPT_HEADERS if (v := response.headers.get(k)) is not None}
+        final_url = str(response.url)
+        moved = (
+            final_url
+            if statuses and all(s in PERMANENT_REDIRECT_STATUSES for s in statuses)
+            else None
+        )
+        status = response.status_code
+        if status == 304:
+            return FetchResult(url, status, None, kept, final_url, moved)
+        if status >= 400 or status < 200:
+            reason = response.reason_phrase or ""
+            return FetchResult(
+                url, status, None, kept, final_url, moved, f"HTTP {status} {reason}".strip()
+            )
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.limits.max_bytes:
+            raise BodyTooLarge(
+                _too_large(self.limits.max_bytes, f"declares {int(declared):,} bytes")
+            )
+        body = await self._read(response, response.headers.get("content-encoding"))
+        return FetchResult(
+            url, status, body, kept, final_url, moved, wire_bytes=response.num_bytes_downloaded
+        )
+
+    async def _read(self, response: httpx.Response, content_encoding: str | None) -> bytes:
+        """The decoded body, never holding more than the size limit (and one step)."""
+        decoder = _decoder(content_encoding)
+        limit = self.limits.max_bytes
+        how = (
+            "body kept coming"
+            if isinstance(decoder, _Identity)
+            else "decompressed body kept coming"
+        )
+        chunks: list[bytes] = []
+        size = 0
+        async for raw in response.aiter_raw():
+            if response.num_bytes_downloaded > limit:
+                raise BodyTooLarge(_too_large(limit, "body kept coming"))
+            try:
+                chunk = decoder.decode(raw, limit - size)
+            except _DECODE_ERRORS as exc:
+                raise FetchError(f"cannot decode the {content_encoding} response: {exc}") from exc
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(_too_large(limit, how))
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def _too_large(limit: int, how: str) -> str:

@@ -135,13 +135,12 @@ def slack_message(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
     if view.is_followup:
         text = f"Also reported by {outlet}: {slack_escape(title)}"
         section = f"Also reported by *{outlet}*: {_slack_link(view.link, title)}"
-        blocks = [
+        return text, [
             {
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": _shorten(section, SLACK_SECTION_LIMIT)},
             }
         ]
-        return text, blocks
     rule_line = " · ".join(
         f"{SEVERITY_MARK.get(r.severity, '')} *{slack_escape(r.title)}* ({r.severity})"
         for r in view.rules

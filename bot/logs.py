@@ -1,6 +1,7 @@
-"""Logging set-up, and the guarantee that no secret (bot token) ever reaches a log.
+"""Logging set-up, and the guarantee that no secret reaches a log.
 
-httpx and python-telegram-bot log request URLs, and Telegram's URLs contain the bot token.
+httpx and python-telegram-bot log request URLs, and Telegram's URLs contain the bot token;
+a proxy or an error page may echo a URL percent-encoded; feed URLs may carry a password.
 Redaction happens when a log record is created (a record factory), so it holds for every
 logger, handler and level, including handlers that tests or other libraries add.
 """
@@ -8,27 +9,48 @@ logger, handler and level, including handlers that tests or other libraries add.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Iterable
 from typing import Any
 
+from bot.urls import hide_credentials
+
 REDACTED = "[redacted]"
+MIN_SECRET_LENGTH = 6
 _secrets: tuple[str, ...] = ()
+_pattern: re.Pattern[str] | None = None
 _base_factory = logging.getLogRecordFactory()
 
 
+def _hex(byte: int) -> str:
+    """A byte's two hex digits as a pattern of either case."""
+    return "".join(f"[{d}{d.lower()}]" if d.isalpha() else d for d in f"{byte:02X}")
+
+
+def _char_pattern(char: str) -> str:
+    """A character as written, or percent-encoded once or twice (`:` `%3A` `%3a` `%253A`)."""
+    encoded = "".join(f"%(?:25)?{_hex(b)}" for b in char.encode("utf-8"))
+    return f"(?:{re.escape(char)}|{encoded})"
+
+
+def _secret_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    ordered = sorted(set(secrets), key=len, reverse=True)
+    if not ordered:
+        return None
+    return re.compile("|".join("".join(_char_pattern(c) for c in s) for s in ordered))
+
+
 def redact(text: str) -> str:
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """`text` without the protected secrets (raw or percent-encoded) and URL credentials."""
+    if _pattern is not None:
+        text = _pattern.sub(REDACTED, text)
+    return hide_credentials(text)
 
 
 def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
-    if not _secrets:
-        return record
     try:
         message = record.getMessage()
     except Exception:  # a broken format string: keep the raw message, redacted
@@ -45,15 +67,17 @@ def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
 
 
 def protect(secrets: Iterable[str | None]) -> None:
-    """Redact these strings from every log record from now on."""
-    global _secrets
-    found = {s for s in secrets if s and len(s) >= 6}
-    _secrets = tuple(sorted(found | set(_secrets), key=len, reverse=True))
+    """Redact these strings (and every URL's credentials) from every log record from now on."""
+    global _secrets, _pattern
+    found = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
+    _secrets = tuple(found | set(_secrets))
+    _pattern = _secret_pattern(_secrets)
     logging.setLogRecordFactory(_factory)
 
 
 def setup(verbosity: int = 0, *, quiet: bool = False) -> None:
-    """Human-readable logs on standard error."""
+    """Human-readable logs on standard error, redacted."""
+    logging.setLogRecordFactory(_factory)
     level = logging.WARNING if quiet else logging.INFO if verbosity == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(

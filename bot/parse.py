@@ -36,7 +36,7 @@ class ParsedFeed:
 def _time(entry: Mapping[str, Any]) -> float | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         # dict.get: feedparser's own lookup warns about its updated/published fallback.
-        value = dict.get(entry, key)  # type: ignore[arg-type]
+        value = dict.get(entry, key)  # type: ignore[call-overload]
         if value:
             try:
                 return float(calendar.timegm(value))

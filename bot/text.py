@@ -1,9 +1,11 @@
 """Text normalisation and tokenisation shared by rule matching and story merging.
 
 Text is folded the same way for rules and items: HTML stripped, Unicode NFKC (full-width forms
-become ASCII), curly quotes and dashes made plain, Latin diacritics removed, whitespace
-collapsed. Tokens are whole words in spaced scripts and single characters in Chinese, Japanese
-and Korean, so a CJK phrase matches as a run of characters without word boundaries.
+become ASCII), curly quotes and dashes made plain, Latin diacritics removed, Traditional Chinese
+characters made Simplified (OpenCC), whitespace collapsed. Tokens are whole words in spaced
+scripts and single characters in Chinese, Japanese and Korean, so a CJK phrase matches as a run
+of characters without word boundaries, and a term written in Simplified Chinese also finds its
+Traditional spelling.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -46,7 +49,7 @@ _PUNCT_MAP = str.maketrans(
 
 # Scripts written without spaces between words: each character is a token of its own.
 CJK_RANGES = (
-    "\u3040-\u30ff"  # hiragana, katakana
+    "\u3040-\u30fa\u30fc-\u30ff"  # hiragana, katakana (not the middle dot, which separates words)
     "\u3100-\u312f"  # bopomofo
     "\u3131-\u318e"  # hangul compatibility jamo
     "\u3400-\u4dbf"  # CJK extension A
@@ -72,6 +75,7 @@ _TOKEN_MARKED = re.compile(
 _ABBREVIATION = re.compile(r"(?<![^\W\d_])(?:[^\W\d_]\.){1,}[^\W\d_]\.?(?![^\W\d_])")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 _CJK_CHAR = re.compile(f"[{CJK_RANGES}]")
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def strip_html(text: str) -> str:
@@ -95,12 +99,20 @@ def clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1)
+def _converter() -> Callable[[str], str]:
+    import opencc  # loaded when the first CJK text arrives
+
+    return opencc.OpenCC("t2s").convert
+
+
+@lru_cache(maxsize=16384)
 def _fold_word(word: str) -> str:
     if word.isascii():
         return word.lower()
     decomposed = unicodedata.normalize("NFD", word.casefold())
-    return unicodedata.normalize("NFC", _COMBINING_LATIN.sub("", decomposed))
+    folded = unicodedata.normalize("NFC", _COMBINING_LATIN.sub("", decomposed))
+    return _converter()(folded) if _HAN.search(folded) else folded
 
 
 def fold(text: str) -> str:

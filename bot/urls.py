@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TRACKING_PARAMS = frozenset(
@@ -48,3 +49,36 @@ def canonical_url(url: str) -> str | None:
     ]
     query.sort()
     return urlunsplit(("", host, path, urlencode(query), "")).removeprefix("//")
+
+
+WEB_SCHEMES = ("http", "https")
+# A URL's userinfo (`user:password@`), in plain and in percent-encoded text.
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/?#]*@", re.I)
+_ENCODED_USERINFO = re.compile(
+    r"\b([a-z][a-z0-9+.-]*%3A%2F%2F)(?:(?!%2F|%3F|%23)[^\s/?#&])*%40", re.I
+)
+
+
+def hide_credentials(text: str) -> str:
+    """`text` with the credentials of every URL in it shown as `***`: for logs and errors."""
+    text = _USERINFO.sub(r"\1***@", text)
+    return _ENCODED_USERINFO.sub(r"\1***%40", text)
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be fetched as a feed (scheme, host, port, spaces), or None."""
+    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
+        return "it contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"it is not a valid URL ({str(exc).lower()})"
+    if parts.scheme.lower() not in WEB_SCHEMES:
+        return f"unsupported scheme {parts.scheme!r}: use http or https"
+    if not parts.hostname:
+        return "it has no host"
+    try:
+        parts.port  # noqa: B018 (reading the port is the check)
+    except ValueError:
+        return "its port must be a number from 0 to 65535"
+    return None

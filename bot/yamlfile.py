@@ -1,4 +1,10 @@
-"""YAML loading that remembers the line of every value, so errors can name it."""
+"""YAML loading that remembers the line of every value, so errors can name it.
+
+Rule, actor, concept and feed files come by pull request, so loading them is bounded: a file
+over `MAX_FILE_BYTES` is refused, and so is a document whose aliases would expand it beyond
+`MAX_VALUES` values or `MAX_DEPTH` levels (an alias bomb, a recursive alias), before it is
+built.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,9 @@ import yaml
 from bot.errors import ConfigError, Problem
 
 Location = tuple[str | int, ...]
+MAX_FILE_BYTES = 1024 * 1024
+MAX_VALUES = 250_000  # keys, values and collections, with every alias expanded
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +77,74 @@ def _walk(
             _walk(child, (*loc, index), lines, problems, path)
 
 
-def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
-    """Parse one YAML document; raise ConfigError naming the file and line on failure."""
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    """Refuse a document whose aliases expand beyond the limits, counting each shared node
+    once (so the check is linear in the file, whatever the expansion)."""
+    measured: dict[int, tuple[int, int]] = {}  # node id -> (values, depth) when expanded
+    open_nodes: set[int] = set()
+
+    def refuse(node: yaml.Node, message: str) -> ConfigError:
+        return ConfigError([Problem(path, node.start_mark.line + 1, message)])
+
+    def measure(node: yaml.Node) -> tuple[int, int]:
+        key = id(node)
+        if (known := measured.get(key)) is not None:
+            return known
+        if key in open_nodes:
+            raise refuse(node, "an alias refers to a collection that contains it")
+        open_nodes.add(key)
+        values, depth = 1, 0
+        for child in _children(node):
+            child_values, child_depth = measure(child)
+            values, depth = values + child_values, max(depth, child_depth)
+            if values > MAX_VALUES:
+                raise refuse(
+                    node,
+                    f"aliases expand the document beyond {MAX_VALUES:,} values (an alias bomb?)",
+                )
+        if depth + 1 > MAX_DEPTH:
+            raise refuse(node, f"values nested more than {MAX_DEPTH} levels deep")
+        open_nodes.discard(key)
+        measured[key] = (values, depth + 1)
+        return measured[key]
+
+    measure(root)
+
+
+def _read(path: Path) -> str:
+    """The file's text, refused beyond `MAX_FILE_BYTES`."""
     try:
-        source = path.read_text(encoding="utf-8") if text is None else text
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ConfigError([Problem(path, None, _too_large())])
+        return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(path, None, f"cannot read file: {exc}")]) from exc
+
+
+def _too_large() -> str:
+    return f"file is larger than the {MAX_FILE_BYTES / 1024 / 1024:g} MB limit"
+
+
+def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
+    """Parse one YAML document; raise ConfigError naming the file and line on failure."""
+    if text is not None and len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise ConfigError([Problem(path, None, _too_large())])
+    source = _read(path) if text is None else text
     loader = _Loader(source)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -85,6 +153,8 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         raise ConfigError([Problem(path, line, f"invalid YAML: {reason}")]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(path, None, f"invalid YAML: {exc}")]) from exc
+    except RecursionError as exc:
+        raise ConfigError([Problem(path, None, "invalid YAML: nested too deeply")]) from exc
     finally:
         loader.dispose()
     lines: dict[Location, int] = {}

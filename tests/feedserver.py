@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -86,6 +87,40 @@ def static(
     return route
 
 
+class _Encoder:
+    """One content coding's compressor, fed in pieces."""
+
+    def __init__(self, encoding: str) -> None:
+        if encoding in ("gzip", "deflate"):
+            z = zlib.compressobj(1, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+            self.feed, self.finish = z.compress, z.flush
+        elif encoding == "br":
+            import brotli
+
+            b = brotli.Compressor(quality=5)
+            self.feed, self.finish = b.process, b.finish
+        else:
+            raise ValueError(f"unknown test encoding {encoding!r}")
+
+
+def encode(body: bytes, encodings: Iterable[str]) -> bytes:
+    """`body` encoded with each content coding in turn, as `Content-Encoding: a, b` says."""
+    for encoding in encodings:
+        encoder = _Encoder(encoding)
+        body = encoder.feed(body) + encoder.finish()
+    return body
+
+
+def bomb(encodings: list[str], decoded_size: int) -> bytes:
+    """A compression bomb: `decoded_size` zero bytes encoded with each coding in turn; only the
+    first layer's input is streamed, so building a 1 GB bomb takes about a second."""
+    encoder = _Encoder(encodings[0])
+    block = bytes(1 << 20)
+    parts = [encoder.feed(block) for _ in range(decoded_size // len(block))]
+    parts.append(encoder.finish())
+    return encode(b"".join(parts), encodings[1:])
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -129,11 +164,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    """Listens on 127.0.0.1, or on another loopback address (127.0.0.2 plays a public host)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, 0), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

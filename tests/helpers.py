@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,9 @@ from feedserver import now_rfc822, rss, static
 
 from bot.app import CycleReport, Radar, build_senders, load_config
 from bot.config import load_settings
+from bot.fetch import FetchLimits
 from bot.storage import Store
+from bot.types import DeliveryStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_RULES = ROOT / "rules"
@@ -106,7 +109,7 @@ def subscribed_farm(
     )
     store = Store(env["RADAR_DB"])
     for chat in range(1, chats + 1):
-        store.subscribe(chat, ["chip-export"], time.time())
+        store.subscriptions.subscribe(chat, ["chip-export"], time.time())
     store.close()
     return env
 
@@ -139,11 +142,17 @@ def environment(tmp: Path, rules_dir: Path, feeds_file: Path, **extra: str) -> d
 
 
 def run_once(
-    env: Mapping[str, str], *, json_lines: bool = True, clock: Callable[[], float] = time.time
+    env: Mapping[str, str],
+    *,
+    json_lines: bool = True,
+    clock: Callable[[], float] = time.time,
+    fetch: FetchLimits | None = None,
 ) -> tuple[CycleReport, list]:
     """One in-process `radar run --once`; returns the report and what the console printed
-    (parsed JSON lines)."""
+    (parsed JSON lines). `fetch` replaces the fetch limits read from `env`."""
     settings = load_settings(env)
+    if fetch is not None:
+        settings = replace(settings, fetch=fetch)
     config = load_config(settings)
     stream = io.StringIO()
     store = Store(settings.db_url)
@@ -189,8 +198,7 @@ def recorded_refs(db_url: str) -> set[str]:
     """The message references of outbox rows recorded as sent."""
     store = Store(db_url)
     try:
-        with store.engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT ref FROM outbox WHERE status = 'sent'").fetchall()
+        sent = store.outbox.with_status(DeliveryStatus.SENT)
     finally:
         store.close()
-    return {ref for (ref,) in rows}
+    return {d.ref for d in sent if d.ref is not None}

@@ -40,11 +40,13 @@ class Term:
     parts: tuple[tuple[str, bool], ...]
     case_sensitive: bool = False
     actor: str | None = None
+    concept: str | None = None
+    lead: bool = False  # a leading `*`: the first part may end (or sit inside) a longer word
 
     @property
     def joined(self) -> str | None:
         """The parts run together, when the term can match across spacing differences."""
-        if self.case_sensitive or any(prefix for _, prefix in self.parts[:-1]):
+        if self.case_sensitive or self.lead or any(prefix for _, prefix in self.parts[:-1]):
             return None
         text = "".join(p for p, _ in self.parts)
         if len(text) < JOIN_MIN or any(is_cjk_char(c) for c in text):
@@ -70,6 +72,9 @@ class _Node:
     exact: dict[str, _Node] = field(default_factory=dict)
     prefix: dict[str, _Node] = field(default_factory=dict)
     terms: list[int] = field(default_factory=list)
+    # At the root only: first words that may end a token (`*reise`) or sit inside one (`*reise*`).
+    suffix: dict[str, _Node] = field(default_factory=dict)
+    infix: dict[str, _Node] = field(default_factory=dict)
 
     def step(self, token: str) -> list[_Node]:
         found: list[_Node] = []
@@ -87,8 +92,11 @@ class _Trie:
 
     def add(self, term: Term) -> None:
         node = self.root
-        for text, is_prefix in term.parts:
-            table = node.prefix if is_prefix else node.exact
+        for index, (text, is_prefix) in enumerate(term.parts):
+            if index == 0 and term.lead:
+                table = node.infix if is_prefix else node.suffix
+            else:
+                table = node.prefix if is_prefix else node.exact
             node = table.setdefault(text, _Node())
         node.terms.append(term.id)
 
@@ -108,6 +116,8 @@ class _Trie:
         for end in range(1, len(token) + 1):
             if (child := root.prefix.get(token[:end])) is not None:
                 found.append(child)
+        found.extend(node for text, node in root.suffix.items() if token.endswith(text))
+        found.extend(node for text, node in root.infix.items() if text in token)
         return found
 
     def scan(self, tokens: Sequence[str], emit: _Emit) -> None:
@@ -283,10 +293,32 @@ def _word_positions(tokens: Tokens) -> list[float]:
 
 
 def _span_text(cased: Sequence[str], start: int, end: int) -> str:
-    parts = cased[start:end]
-    if all(len(p) == 1 and is_cjk_char(p) for p in parts):
-        return "".join(parts)
-    return " ".join(parts)
+    """The matched words as written: CJK characters run together, other words spaced."""
+    text = ""
+    previous_cjk = True
+    for part in cased[start:end]:
+        cjk = len(part) == 1 and is_cjk_char(part)
+        text += part if (cjk or previous_cjk) else " " + part
+        previous_cjk = cjk
+    return text
+
+
+def compile_pattern(text: str) -> tuple[tuple[tuple[str, bool], ...], bool]:
+    """A phrase's parts (see `compile_phrase`), and whether it starts with `*`: then its first
+    word may also end a longer word (`*reise` finds "Dienstreise"), or sit inside one when it
+    ends with `*` too (`*reise*` finds "Auslandsreisen")."""
+    stripped = text.strip()
+    if not stripped.startswith("*"):
+        return compile_phrase(stripped), False
+    parts = compile_phrase(stripped[1:])
+    if is_cjk_char(parts[0][0][0]):
+        raise ValueError(
+            f"`*` before {parts[0][0]!r} has no effect: Chinese, Japanese and Korean text "
+            "already matches without word boundaries"
+        )
+    if len(parts[0][0]) < 4:
+        raise ValueError(f"{text!r} would match too many words: a leading `*` needs 4 letters")
+    return parts, True
 
 
 def compile_phrase(text: str) -> tuple[tuple[str, bool], ...]:

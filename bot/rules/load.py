@@ -15,11 +15,12 @@ from typing import Any
 import pydantic
 
 from bot.errors import ConfigError, Problem
-from bot.lexicon import Lexicon
-from bot.rules.engine import Term, compile_phrase
+from bot.rules.coverage import Parts, never_matches, subsumed
+from bot.rules.engine import Term, compile_pattern, compile_phrase
 from bot.rules.ruleset import (
     Actor,
     ActorNode,
+    ConceptNode,
     GroupNode,
     Leaf,
     NearNode,
@@ -34,26 +35,38 @@ from bot.rules.schema import (
     ID_PATTERN,
     RULE_KEYS,
     ActorsEntry,
-    ActorsFile,
     AnyOfTerms,
-    ConceptsFile,
+    ConceptsEntry,
     Group,
     NearEntry,
     RuleFile,
 )
+from bot.rules.vocabulary import (
+    Concepts,
+    build_lexicon,
+    is_short_code,
+    load_actors,
+    read_concepts,
+    read_languages,
+)
+from bot.rules.wildcards import Wildcard
 from bot.text import tokenize
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
+MAX_PHRASE_WORDS = 30
+MAX_SHOWN_CHARS = 80  # of a phrase quoted in a problem
 NOT_RULES = frozenset(
-    {"feeds.yaml", "feeds.yml", "actors.yaml", "actors.yml", "concepts.yaml", "concepts.yml"}
+    f"{name}.{ext}"
+    for name in ("feeds", "actors", "concepts", "languages")
+    for ext in ("yaml", "yml")
 )
-COUNTRY_KINDS = frozenset({"country", "region"})
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedRules:
     ruleset: RuleSet
     warnings: tuple[Problem, ...]
+    wildcards: tuple[Wildcard, ...] = ()  # word prefixes written, for `rules check`
 
 
 def rule_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
@@ -66,21 +79,39 @@ def rule_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
     )
 
 
-def _is_short_code(alias: str) -> bool:
-    """Short upper-case aliases ("BIS", "UN", "G7") match only as written."""
-    compact = alias.replace(" ", "").replace(".", "")
-    return compact.isascii() and compact.isupper() and len(compact) <= 5
+def _shown(text: str) -> str:
+    """A phrase as quoted in a problem, cut short when it is long."""
+    return repr(text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "…")
+
+
+def _bounded(parts: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
+    if len(parts) > MAX_PHRASE_WORDS:
+        raise ValueError(
+            f"it has {len(parts)} words, more than the {MAX_PHRASE_WORDS} a phrase may have "
+            "(in Chinese, Japanese and Korean each character counts as a word)"
+        )
+    return parts
+
+
+def _compiled(text: str) -> tuple[tuple[str, bool], ...]:
+    """A phrase's parts, refused when it has more words than `MAX_PHRASE_WORDS`."""
+    if len(text.split()) > MAX_PHRASE_WORDS:  # before compiling: a huge phrase costs memory
+        return _bounded(tuple((word, False) for word in text.split()))
+    return _bounded(compile_phrase(text))
 
 
 class _Compiler:
     """Builds terms (shared between rules) and rule trees, collecting problems."""
 
-    def __init__(self, actors: dict[str, Actor]) -> None:
+    def __init__(self, actors: dict[str, Actor], concepts: Concepts | None = None) -> None:
         self.actors = actors
+        self.concepts = concepts or Concepts({}, None)
+        self.concept_terms: dict[str, frozenset[int]] = {}
         self.terms: list[Term] = []
         self._phrases: dict[tuple[tuple[tuple[str, bool], ...], bool], int] = {}
         self.actor_terms: dict[str, tuple[int, ...]] = {}
         self.problems: list[Problem] = []
+        self.wildcards: list[Wildcard] = []
         self.alias_owner: dict[tuple[tuple[str, bool], ...], str] = {}
 
     def add_actor_terms(self, doc: YamlDoc | None) -> None:
@@ -92,16 +123,16 @@ class _Compiler:
                     if index
                     else ("actors", actor.id, "name")
                 )
-                case_sensitive = _is_short_code(alias)
+                case_sensitive = is_short_code(alias)
                 try:
                     parts = (
-                        tuple((t, False) for t in tokenize(alias).cased)
+                        _bounded(tuple((t, False) for t in tokenize(alias).cased))
                         if case_sensitive
-                        else compile_phrase(alias.replace("*", ""))
+                        else _compiled(alias.replace("*", ""))
                     )
                 except ValueError as exc:
                     if doc is not None:
-                        self.problems.append(doc.problem(loc, f"alias {alias!r}: {exc}"))
+                        self.problems.append(doc.problem(loc, f"alias {_shown(alias)}: {exc}"))
                     continue
                 owner = self.alias_owner.setdefault(parts, actor.id)
                 if owner != actor.id and doc is not None:
@@ -119,16 +150,22 @@ class _Compiler:
 
     def phrase(self, text: str, doc: YamlDoc, loc: Location) -> PhraseNode | None:
         try:
-            parts = compile_phrase(text)
+            parts = _compiled(text)
         except ValueError as exc:
-            self.problems.append(doc.problem(loc, f"phrase {text!r}: {exc}"))
+            self.problems.append(doc.problem(loc, f"phrase {_shown(text)}: {exc}"))
             return None
+        self._note_wildcards(parts, text, doc, loc)
         key = (parts, False)
         term_id = self._phrases.get(key)
         if term_id is None:
             term_id = self._phrases[key] = len(self.terms)
             self.terms.append(Term(term_id, text, parts))
         return PhraseNode(term_id, text)
+
+    def _note_wildcards(self, parts: Parts, text: str, doc: YamlDoc, loc: Location) -> None:
+        for word, is_prefix in parts:
+            if is_prefix and word.isalpha() and word.isascii():
+                self.wildcards.append(Wildcard(word, text, doc, loc))
 
     def actor_node(self, entry: ActorsEntry, doc: YamlDoc, loc: Location) -> ActorNode | None:
         ok = True
@@ -143,7 +180,73 @@ class _Compiler:
                     )
                 )
                 ok = False
-        return ActorNode(tuple(entry.actors)) if ok else None
+        if not ok:
+            return None
+        terms = frozenset(t for a in entry.actors for t in self.actor_terms.get(a, ()))
+        return ActorNode(tuple(entry.actors), terms)
+
+    def concept_node(self, entry: ConceptsEntry, doc: YamlDoc, loc: Location) -> ConceptNode | None:
+        ok = True
+        for index, concept in enumerate(entry.concepts):
+            if concept not in self.concepts.forms:
+                close = difflib.get_close_matches(concept, sorted(self.concepts.forms), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.problems.append(
+                    doc.problem(
+                        (*loc, "concepts", index),
+                        f"unknown concept {concept!r}: not defined in concepts.yaml{hint}",
+                    )
+                )
+                ok = False
+        if not ok:
+            return None
+        terms = frozenset(t for c in entry.concepts for t in self.concept_node_terms(c))
+        return ConceptNode(tuple(entry.concepts), terms)
+
+    def concept_node_terms(self, concept: str) -> frozenset[int]:
+        """The terms of a concept's forms, compiled when a rule first names it."""
+        if (known := self.concept_terms.get(concept)) is not None:
+            return known
+        ids: list[int] = []
+        doc = self.concepts.doc
+        for index, form in enumerate(self.concepts.forms[concept]):
+            case_sensitive = is_short_code(form)
+            try:
+                parts, lead = (
+                    (tuple((t, False) for t in tokenize(form).cased), False)
+                    if case_sensitive
+                    else compile_pattern(form)
+                )
+            except ValueError as exc:
+                if doc is not None:
+                    self.problems.append(
+                        doc.problem(("concepts", concept, "forms", index), f"form {form!r}: {exc}")
+                    )
+                continue
+            if doc is not None and not lead:
+                self._note_wildcards(parts, form, doc, ("concepts", concept, "forms", index))
+            term = Term(len(self.terms), form, parts, case_sensitive, concept=concept, lead=lead)
+            self.terms.append(term)
+            ids.append(term.id)
+        if concept in self.actors:  # a concept named after an actor finds its aliases too
+            ids.extend(self.actor_terms.get(concept, ()))
+        kinds = self.concepts.kinds.get(concept, frozenset())
+        for actor in sorted(a.id for a in self.actors.values() if a.kind in kinds):
+            ids.extend(self.actor_terms.get(actor, ()))
+        for index, actor in enumerate(self.concepts.actors.get(concept, ())):
+            if actor in self.actor_terms:
+                ids.extend(self.actor_terms[actor])
+            elif doc is not None:
+                close = difflib.get_close_matches(actor, sorted(self.actors), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.problems.append(
+                    doc.problem(
+                        ("concepts", concept, "actors", index),
+                        f"unknown actor {actor!r}: not defined in actors.yaml{hint}",
+                    )
+                )
+        self.concept_terms[concept] = frozenset(ids)
+        return self.concept_terms[concept]
 
     def group(self, group: Group, doc: YamlDoc, loc: Location) -> GroupNode | None:
         parts: dict[str, tuple[Node, ...]] = {}
@@ -168,13 +271,18 @@ class _Compiler:
                 )
             )
             ok = False
-        return GroupNode(parts["all"], parts["any"], parts["none"]) if ok else None
+        if not ok:
+            return None
+        fields = frozenset(group.fields) if group.fields is not None else None
+        return GroupNode(parts["all"], parts["any"], parts["none"], fields)
 
     def entry(self, entry: Any, doc: YamlDoc, loc: Location) -> Node | None:
         if isinstance(entry, str):
             return self.phrase(entry, doc, loc)
         if isinstance(entry, ActorsEntry):
             return self.actor_node(entry, doc, loc)
+        if isinstance(entry, ConceptsEntry):
+            return self.concept_node(entry, doc, loc)
         if isinstance(entry, NearEntry):
             return self.near(entry, doc, loc)
         return self.group(entry, doc, loc)
@@ -196,6 +304,8 @@ class _Compiler:
                     node = self.phrase(member, doc, mloc)
                 elif isinstance(member, ActorsEntry):
                     node = self.actor_node(member, doc, mloc)
+                elif isinstance(member, ConceptsEntry):
+                    node = self.concept_node(member, doc, mloc)
                 else:
                     node = self.near(member, doc, mloc)
                 if node is None:
@@ -210,120 +320,24 @@ class _Compiler:
                 term
                 for member in element
                 if not isinstance(member, NearNode)
-                for term in (
-                    (member.term,)
-                    if isinstance(member, PhraseNode)
-                    else [t for a in member.actors for t in self.actor_terms.get(a, ())]
-                )
+                for term in ((member.term,) if isinstance(member, PhraseNode) else member.terms)
             )
             for element in elements
         )
         return NearNode(tuple(elements), entry.within, terms)
 
 
-def _covers(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]) -> bool:
-    """True when every text that phrase `b` matches also contains phrase `a`."""
-
-    def part(x: tuple[str, bool], y: tuple[str, bool]) -> bool:
-        if x[1]:
-            return y[0].startswith(x[0])
-        return not y[1] and x[0] == y[0]
-
-    return any(
-        all(part(a[i], b[offset + i]) for i in range(len(a)))
-        for offset in range(len(b) - len(a) + 1)
-    )
-
-
-def _phrase_parts(compiler: _Compiler, node: Node) -> tuple[tuple[str, bool], ...] | None:
-    return compiler.terms[node.term].parts if isinstance(node, PhraseNode) else None
-
-
-def _never_matches(compiler: _Compiler, group: GroupNode) -> tuple[Location, str] | None:
-    """Where and why a group can never hold: a required phrase excluded by its own `none`."""
-    banned = [p for n in group.none if (p := _phrase_parts(compiler, n)) is not None]
-    if not banned:
-        return None
-
-    def excluded(node: Node) -> bool:
-        parts = _phrase_parts(compiler, node)
-        return parts is not None and any(_covers(b, parts) for b in banned)
-
-    for index, node in enumerate(group.all):
-        if isinstance(node, PhraseNode) and excluded(node):
-            return ("all", index), f"required phrase {node.display!r} is excluded by its own 'none'"
-    if group.any and all(excluded(n) for n in group.any):
-        return ("any",), "every phrase of 'any' is excluded by its own 'none'"
-    return None
-
-
-def _subsumed(compiler: _Compiler, group: GroupNode, doc: YamlDoc, loc: Location) -> list[Problem]:
-    warnings: list[Problem] = []
-    nodes = [(i, n) for i, n in enumerate(group.any) if isinstance(n, PhraseNode)]
-    for i, node in nodes:
-        for j, other in nodes:
-            if i == j or node.term == other.term:
-                continue
-            a, b = compiler.terms[other.term].parts, compiler.terms[node.term].parts
-            if _covers(a, b) and not (_covers(b, a) and j > i):
-                warnings.append(
-                    doc.problem(
-                        (*loc, "any", i),
-                        f"phrase {node.display!r} is already covered by {other.display!r}",
-                        "warning",
-                    )
-                )
-                break
-    for name in ("all", "any", "none"):
-        for index, child in enumerate(getattr(group, name)):
-            if isinstance(child, GroupNode):
-                warnings.extend(_subsumed(compiler, child, doc, (*loc, name, index)))
-    return warnings
-
-
-def _load_actors(path: Path) -> tuple[dict[str, Actor], YamlDoc | None]:
-    if not path.exists():
-        return {}, None
-    doc = load_yaml(path)
-    try:
-        parsed = ActorsFile.model_validate(doc.data if doc.data is not None else {"actors": {}})
-    except pydantic.ValidationError as exc:
-        raise ConfigError(
-            validation_problems(doc, exc, known=frozenset({"actors", "name", "aliases", "kind"}))
-        ) from exc
-    actors = {
-        actor_id: Actor(actor_id, d.name, tuple(d.aliases), d.kind)
-        for actor_id, d in parsed.actors.items()
-    }
-    return actors, doc
-
-
-def _load_concepts(path: Path, actors: dict[str, Actor]) -> Lexicon:
-    """The merging lexicon; a concept named after a country actor extends that actor."""
-    if not path.exists():
-        return Lexicon()
-    doc = load_yaml(path)
-    try:
-        parsed = ConceptsFile.model_validate(doc.data if doc.data is not None else {"concepts": {}})
-    except pydantic.ValidationError as exc:
-        raise ConfigError(
-            validation_problems(doc, exc, known=frozenset({"concepts", "forms", "broad"}))
-        ) from exc
-    countries = {c for c in parsed.concepts if actors.get(c) and actors[c].kind in COUNTRY_KINDS}
-    return Lexicon(
-        {c: tuple(d.forms) for c, d in parsed.concepts.items()},
-        frozenset(c for c, d in parsed.concepts.items() if d.broad),
-        frozenset(countries),
-    )
-
-
 def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
     """Load and compile the rules folder; raise ConfigError with every error found."""
     if not folder.is_dir():
         raise ConfigError([Problem(folder, None, "rules folder does not exist")])
-    actors, actors_doc = _load_actors(folder / "actors.yaml")
-    compiler = _Compiler(actors)
+    actors, actors_doc = load_actors(folder / "actors.yaml")
+    concepts = read_concepts(folder / "concepts.yaml", actors)
+    wording = read_languages(folder / "languages.yaml")
+    compiler = _Compiler(actors, concepts)
     compiler.add_actor_terms(actors_doc)
+    for concept in concepts.forms:
+        compiler.concept_node_terms(concept)
     rules: list[Rule] = []
     warnings: list[Problem] = []
     first_seen: dict[str, Path] = {}
@@ -366,11 +380,11 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         group = compiler.group(parsed.match, doc, ("match",))
         if group is None or len(compiler.problems) > before:
             continue
-        if (never := _never_matches(compiler, group)) is not None:
+        if (never := never_matches(compiler.terms, group)) is not None:
             where, why = never
             compiler.problems.append(doc.problem(("match", *where), f"rule can never match: {why}"))
             continue
-        warnings.extend(_subsumed(compiler, group, doc, ("match",)))
+        warnings.extend(subsumed(compiler.terms, group, doc, ("match",)))
         if not any(True for _ in positive_leaves(group)):
             compiler.problems.append(doc.problem(("match",), "rule has nothing to find"))
             continue
@@ -400,9 +414,9 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         actors,
         tuple(compiler.terms),
         compiler.actor_terms,
-        _load_concepts(folder / "concepts.yaml", actors),
+        build_lexicon(concepts, actors, compiler.terms, compiler.actor_terms, wording),
     )
-    return LoadedRules(ruleset, tuple(warnings))
+    return LoadedRules(ruleset, tuple(warnings), tuple(compiler.wildcards))
 
 
 def _valid_id(text: str) -> bool:

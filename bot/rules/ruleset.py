@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.lexicon import Lexicon
 from bot.models import Hit, Item, ItemMatches, RuleMatch
 from bot.rules.engine import Occurrence, Term, TermIndex
+from bot.rules.lexicon import Lexicon
 from bot.rules.schema import DEFAULT_FIELDS
 
 Found = dict[int, list[Occurrence]]
@@ -20,6 +20,8 @@ class Actor:
     name: str
     aliases: tuple[str, ...] = ()
     kind: str | None = None
+    country: str | None = None  # for an agency: the country it acts for
+    part_of: str | None = None  # a wider actor: naming this one names that one too
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +35,28 @@ class PhraseNode:
 
 @dataclass(frozen=True, slots=True)
 class ActorNode:
+    """Any of these actors, by any alias; `terms` are the ids of those aliases."""
+
     actors: tuple[str, ...]
+    terms: frozenset[int] = frozenset()
 
     def describe(self) -> str:
         return "actors " + "|".join(self.actors)
 
 
-Leaf = PhraseNode | ActorNode
+@dataclass(frozen=True, slots=True)
+class ConceptNode:
+    """Any of these concepts (`concepts.yaml`), by any form; `terms` are the ids of those forms."""
+
+    concepts: tuple[str, ...]
+    terms: frozenset[int] = frozenset()
+
+    def describe(self) -> str:
+        return "concepts " + "|".join(self.concepts)
+
+
+Leaf = PhraseNode | ActorNode | ConceptNode
+LEAVES = (PhraseNode, ActorNode, ConceptNode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +75,15 @@ class NearNode:
 
 @dataclass(frozen=True, slots=True)
 class GroupNode:
+    """`fields`, when set, narrows what the group looks at ("the headline must say so")."""
+
     all: tuple[Node, ...] = ()
     any: tuple[Node, ...] = ()
     none: tuple[Node, ...] = ()
+    fields: frozenset[str] | None = None
 
     def describe(self) -> str:
-        parts = []
+        parts = [f"in {'/'.join(sorted(self.fields))}"] if self.fields else []
         for name in ("all", "any", "none"):
             nodes = getattr(self, name)
             if nodes:
@@ -71,7 +91,7 @@ class GroupNode:
         return "{" + "; ".join(parts) + "}"
 
 
-Node = PhraseNode | ActorNode | NearNode | GroupNode
+Node = PhraseNode | ActorNode | ConceptNode | NearNode | GroupNode
 SHOWN = 6
 
 
@@ -109,30 +129,34 @@ class Verdict:
 class _Context:
     """Occurrences visible to one rule (its fields only)."""
 
-    def __init__(
-        self, found: Found, actor_terms: dict[str, tuple[int, ...]], fields: Sequence[str]
-    ) -> None:
+    def __init__(self, found: Found, fields: Iterable[str]) -> None:
         self._found = found
-        self._actor_terms = actor_terms
         self._fields = frozenset(fields)
 
+    def within(self, node: GroupNode) -> _Context:
+        """The context of a group: only the fields it names, when it names some."""
+        if node.fields is None:
+            return self
+        return _Context(self._found, self._fields & node.fields)
+
     def leaf(self, node: Leaf) -> list[Occurrence]:
-        terms = (node.term,) if isinstance(node, PhraseNode) else self._actor_ids(node)
-        return [o for t in terms for o in self._found.get(t, ()) if o.field in self._fields]
+        if isinstance(node, PhraseNode):
+            return [o for o in self._found.get(node.term, ()) if o.field in self._fields]
+        return self.occurrences(node.terms)
 
     def occurrences(self, terms: frozenset[int]) -> list[Occurrence]:
         found = self._found
-        return [o for t in terms & found.keys() for o in found[t] if o.field in self._fields]
-
-    def _actor_ids(self, node: ActorNode) -> tuple[int, ...]:
-        return tuple(t for a in node.actors for t in self._actor_terms.get(a, ()))
+        return [
+            o for t in sorted(terms & found.keys()) for o in found[t] if o.field in self._fields
+        ]
 
 
 def _holds(node: Node, ctx: _Context) -> bool:
-    if isinstance(node, PhraseNode | ActorNode):
+    if isinstance(node, LEAVES):
         return bool(ctx.leaf(node))
     if isinstance(node, NearNode):
         return _near(node, ctx)
+    ctx = ctx.within(node)
     return (
         all(_holds(n, ctx) for n in node.all)
         and (not node.any or any(_holds(n, ctx) for n in node.any))
@@ -182,6 +206,7 @@ def _windows(node: NearNode, ctx: _Context) -> list[tuple[str, float]]:
 
 def _why_not(node: GroupNode, ctx: _Context, path: str) -> str | None:
     """The first requirement of a group that fails, in words; None when the group holds."""
+    ctx = ctx.within(node)
     for index, child in enumerate(node.all):
         if not _holds(child, ctx):
             where = f"{path}all[{index}]"
@@ -220,13 +245,14 @@ def _near_failure(node: NearNode, ctx: _Context) -> str:
 
 def _positive(node: Node, ctx: _Context) -> list[Occurrence]:
     """Occurrences of the terms that make a node hold (never those under `none`)."""
-    if isinstance(node, PhraseNode | ActorNode):
+    if isinstance(node, LEAVES):
         return ctx.leaf(node)
     if isinstance(node, NearNode):
         return [
             o for element in node.elements for member in element for o in _positive(member, ctx)
         ]
     found: list[Occurrence] = []
+    ctx = ctx.within(node)
     for child in (*node.all, *node.any):
         if _holds(child, ctx):
             found.extend(_positive(child, ctx))
@@ -235,7 +261,7 @@ def _positive(node: Node, ctx: _Context) -> list[Occurrence]:
 
 def positive_leaves(node: Node) -> Iterable[Leaf]:
     """Every phrase and actor leaf a node can be satisfied by (not those under `none`)."""
-    if isinstance(node, PhraseNode | ActorNode):
+    if isinstance(node, LEAVES):
         yield node
     elif isinstance(node, NearNode):
         for element in node.elements:
@@ -275,8 +301,8 @@ class RuleSet:
         a rule is only evaluated for items holding one of its triggers."""
         if isinstance(node, PhraseNode):
             return frozenset({node.term})
-        if isinstance(node, ActorNode):
-            return frozenset(t for a in node.actors for t in self.actor_terms.get(a, ()))
+        if isinstance(node, ActorNode | ConceptNode):
+            return node.terms
         if isinstance(node, NearNode):
             options = [
                 frozenset().union(*(self._triggers(m) for m in element))
@@ -310,28 +336,39 @@ class RuleSet:
         matches = []
         for position in candidates:
             rule = self.rules[position]
-            ctx = _Context(found, self.actor_terms, rule.fields)
+            ctx = _Context(found, rule.fields)
             if _holds(rule.match, ctx):
                 matches.append(RuleMatch(rule.id, self._hits(_positive(rule.match, ctx))))
-        return ItemMatches(rules=tuple(matches), actors=self._actors_in(found))
+        return ItemMatches(
+            rules=tuple(matches),
+            actors=self._actors_in(found, ("title", "summary")),
+            title_actors=self._actors_in(found, ("title",)),
+        )
 
     def explain(self, item: Item) -> list[Verdict]:
         found = self.scan(item)
         verdicts = []
         for rule in self.rules:
-            ctx = _Context(found, self.actor_terms, rule.fields)
+            ctx = _Context(found, rule.fields)
             reason = _why_not(rule.match, ctx, "")
             hits = self._hits(_positive(rule.match, ctx))
             verdicts.append(Verdict(rule, reason is None, hits, reason))
         return verdicts
 
-    def _actors_in(self, found: Found) -> frozenset[str]:
-        return frozenset(
+    def _actors_in(self, found: Found, fields: tuple[str, ...]) -> frozenset[str]:
+        """Actors named in these fields, with the wider actors they are part of."""
+        named = {
             term.actor
             for term_id in found
             if (term := self.terms[term_id]).actor is not None
-            and any(o.field in ("title", "summary") for o in found[term_id])
-        )
+            and any(o.field in fields for o in found[term_id])
+        }
+        for start in list(named):
+            wider = self.actors[start].part_of
+            while wider is not None and wider not in named:
+                named.add(wider)
+                wider = self.actors[wider].part_of
+        return frozenset(named)
 
     def _hits(self, occurrences: Iterable[Occurrence]) -> tuple[Hit, ...]:
         seen: dict[tuple[str, str, str], Hit] = {}
@@ -340,6 +377,8 @@ class RuleSet:
             term = self.terms[occurrence.term]
             if term.actor is not None:
                 display, kind = self.actors[term.actor].name, "actor"
+            elif term.concept is not None:
+                display, kind = term.concept, "concept"
             else:
                 display, kind = term.display, "phrase"
             key = (display, occurrence.field, occurrence.text)

@@ -6,14 +6,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from bot.text import tokenize
+from bot.rules.engine import compile_pattern
 
 FIELDS = ("title", "summary", "content", "author", "categories", "link", "outlet")
 DEFAULT_FIELDS = ("title", "summary")
 DEFAULT_WITHIN = 8
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+FACET_PATTERN = r"^[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_-]*$"
 # Union tags pydantic adds to error locations; they are not keys of the file.
-ENTRY_TAGS = frozenset({"phrase", "group", "actor-list", "proximity"})
+ENTRY_TAGS = frozenset({"phrase", "group", "actor-list", "concept-list", "proximity"})
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
 
@@ -24,6 +25,8 @@ def _entry_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         if "actors" in value:
             return "actor-list"
+        if "concepts" in value:
+            return "concept-list"
         if "near" in value:
             return "proximity"
         return "group"
@@ -40,14 +43,22 @@ class ActorsEntry(BaseModel):
     actors: list[str] = Field(min_length=1)
 
 
+class ConceptsEntry(BaseModel):
+    """Any of these concepts (ids from concepts.yaml), by any of their forms."""
+
+    model_config = _STRICT
+    concepts: list[str] = Field(min_length=1)
+
+
 Term = Annotated[
     Annotated[Phrase, Tag("phrase")]
     | Annotated[ActorsEntry, Tag("actor-list")]
+    | Annotated[ConceptsEntry, Tag("concept-list")]
     | Annotated["NearEntry", Tag("proximity")],
     Discriminator(
         _entry_kind,
         custom_error_type="near_element",
-        custom_error_message="expected a phrase, {actors: [...]} or {near: [...]}",
+        custom_error_message="expected a phrase, {actors: [...]}, {concepts: [...]} or {near: [...]}",
     ),
 ]
 
@@ -62,12 +73,13 @@ class AnyOfTerms(BaseModel):
 NearElement = Annotated[
     Annotated[Phrase, Tag("phrase")]
     | Annotated[ActorsEntry, Tag("actor-list")]
+    | Annotated[ConceptsEntry, Tag("concept-list")]
     | Annotated[AnyOfTerms, Tag("group")]
     | Annotated["NearEntry", Tag("proximity")],
     Discriminator(
         _entry_kind,
         custom_error_type="near_element",
-        custom_error_message="expected a phrase, {actors: [...]}, {any: [...]} or {near: [...]}",
+        custom_error_message="expected a phrase, {actors: [...]}, {concepts: [...]}, {any: [...]} or {near: [...]}",
     ),
 ]
 
@@ -87,17 +99,21 @@ class Group(BaseModel):
     all_: list[Entry] | None = Field(None, alias="all")
     any_: list[Entry] | None = Field(None, alias="any")
     none_: list[Entry] | None = Field(None, alias="none")
+    fields: list[Literal[FIELDS]] | None = Field(  # type: ignore[valid-type]
+        None, description="Look only in these fields (default: the rule's)", min_length=1
+    )
 
 
 Entry = Annotated[
     Annotated[Phrase, Tag("phrase")]
     | Annotated[Group, Tag("group")]
     | Annotated[ActorsEntry, Tag("actor-list")]
+    | Annotated[ConceptsEntry, Tag("concept-list")]
     | Annotated[NearEntry, Tag("proximity")],
     Discriminator(
         _entry_kind,
         custom_error_type="entry",
-        custom_error_message="expected a phrase, a group (all/any/none), {actors: [...]} or {near: [...]}",
+        custom_error_message="expected a phrase, a group (all/any/none), {actors: [...]}, {concepts: [...]} or {near: [...]}",
     ),
 ]
 Group.model_rebuild()
@@ -126,11 +142,32 @@ class RuleFile(BaseModel):
     examples: Examples = Examples()
 
 
+ActorKind = Literal[
+    "country",
+    "region",
+    "agency",
+    "organisation",
+    "company",
+    "person",
+    "event",
+    "place",
+    "material",
+    "media",
+]
+ACTOR_KINDS: tuple[str, ...] = ActorKind.__args__  # type: ignore[attr-defined]
+
+
 class ActorDef(BaseModel):
     model_config = _STRICT
     name: str = Field(min_length=1)
     aliases: list[str] = []
-    kind: str | None = None
+    kind: ActorKind | None = Field(None, description="What the actor is; merging weighs by kind")
+    country: str | None = Field(
+        None, description="The country an agency acts for (its headline is that country's)"
+    )
+    part_of: str | None = Field(
+        None, description="A wider actor it is part of (terbium: rare-earths); naming it names both"
+    )
 
 
 class ActorsFile(BaseModel):
@@ -141,8 +178,10 @@ class ActorsFile(BaseModel):
 
 
 def _concept_form(form: str) -> str:
-    if "*" in form.strip("*") or not tokenize(form.strip("*")).folded:
-        raise ValueError(f"form {form!r}: give letters, with `*` only at an end")
+    try:
+        compile_pattern(form)
+    except ValueError as exc:
+        raise ValueError(f"form {form!r}: {exc}") from None
     return form
 
 
@@ -150,17 +189,61 @@ class ConceptDef(BaseModel):
     model_config = _STRICT
     forms: list[Annotated[str, AfterValidator(_concept_form)]] = Field(min_length=1)
     broad: bool = False
+    actors: list[str] = Field([], description="Actors (actors.yaml) rules find as this concept")
+    kinds: list[ActorKind] = Field(
+        [], description="Every actor of these kinds counts as this concept for the rules"
+    )
+    facets: list[Annotated[str, Field(pattern=FACET_PATTERN)]] = Field(
+        [],
+        description="`facet:value`: two headlines naming different values of one facet tell "
+        "different stories (goods:tools against goods:materials)",
+    )
+    country: str | None = Field(
+        None, description="The country this concept names (a country id of actors.yaml)"
+    )
+    destination: bool = Field(
+        False, description="Names the country as a destination or target, not as the actor"
+    )
+    restriction: bool = Field(
+        False,
+        description="Names a restriction: only a headline naming one can impose or lift (the "
+        "direction facet)",
+    )
 
 
 class ConceptsFile(BaseModel):
-    """`concepts.yaml`: what items are about, for story merging, with forms in any language."""
+    """`concepts.yaml`: what items are about, for rules and story merging, in any language."""
 
     model_config = ConfigDict(extra="forbid")
     concepts: dict[Annotated[str, Field(pattern=ID_PATTERN)], ConceptDef]
 
 
+class LanguageDef(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    stopwords: list[str] = []
+    numbers: dict[str, int] = {}
+    months: dict[str, Annotated[int, Field(ge=1, le=12)]] = {}
+    title_prefixes: list[str] = Field([], alias="title-prefixes")
+    endings: list[str] = Field(
+        [], description="Word endings a `*` is meant for (rules check warns about others)"
+    )
+    compounds: bool = Field(
+        False, description="Words join into compounds: every word a stem begins is meant"
+    )
+
+
+class LanguagesFile(BaseModel):
+    """`languages.yaml`: per language, the words merging needs to read headlines."""
+
+    model_config = ConfigDict(extra="forbid")
+    languages: dict[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")], LanguageDef]
+
+
 RULE_KEYS = frozenset(
-    {*RuleFile.model_fields, "all", "any", "none", "near", "within", "actors", "match", "no_match"}
+    {
+        *RuleFile.model_fields,
+        *("all", "any", "none", "near", "within", "actors", "concepts", "match", "no_match"),
+    }
 )
 
 
