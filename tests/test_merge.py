@@ -29,9 +29,11 @@ KINDS = {
 LEXICON = load_rules(SHIPPED_RULES).ruleset.lexicon
 
 
-def _f(title: str, summary: str = "", actors=(), rules=("chip-export",)) -> merge.Features:
+def _f(
+    title: str, summary: str = "", actors=(), rules=("chip-export",), outlet: str = "Wire"
+) -> merge.Features:
     return merge.features(
-        Item(feed_url="f", guid=title, title=title, summary=summary),
+        Item(feed_url="f", guid=title, title=title, summary=summary, outlet=outlet),
         frozenset(actors),
         rules,
         LEXICON,
@@ -83,9 +85,17 @@ def test_same_title_after_wire_prefixes_and_site_suffixes():
         "Washington moves to choke off China's access to advanced chips | Tech News",
         "EXCLUSIVE-Washington moves to choke off China’s access to advanced chips - sources",
     ):
-        decision = _decide(_f(variant), original)
+        decision = _decide(_f(variant, outlet="Daily"), original)
         assert decision.story_id == 1
         assert decision.evidence.layer is merge.Layer.SAME_TITLE
+
+
+def test_the_same_title_from_the_same_outlet_is_a_new_document():
+    first = _f("Additions to the Entity List", "The rule adds 16 entities in China.")
+    second = _f("Additions to the Entity List", "The rule adds 80 entities in Russia and Iran.")
+    decision = _decide(second, first, gap=50 * 3600)
+    assert decision.evidence.layer is not merge.Layer.SAME_TITLE
+    assert decision.story_id is None
 
 
 def test_fuzzy_with_shared_evidence_joins():
@@ -379,3 +389,19 @@ def test_a_retelling_in_other_words_is_a_followup_explained_by_its_gist(tmp_path
     shown = cli(["stories", "show", listing.split()[0].lstrip("#")], env).stdout
     assert re.search(r"; (gist|close in time, nothing contradicting); about: [^;]*founder", shown)
     assert re.search(r"of its gist told: \d+%", shown)
+
+
+def test_a_rare_name_is_evidence_across_languages():
+    summit = "ai-summit"
+    english = _f("Nordic-Baltic AI leaders' summit opens in Tallinn", rules=(summit,))
+    german = _f(
+        "KI-Gipfel in Tallinn: Nordische und baltische Staaten beraten über Rechenzentren",
+        rules=(summit,),
+    )
+    assert "tallinn" in english.codes and "tallinn" in german.codes
+    assert "staaten" not in german.codes, "a common noun, capitalised as German writes nouns"
+    assert _decide_rule(german, english, rule=summit, gap=4800).story_id == 1
+    other = _f(
+        "KI-Gipfel in Kigali: Afrikanische Staaten beraten über Rechenzentren", rules=(summit,)
+    )
+    assert _decide_rule(other, english, rule=summit, gap=4800).story_id is None

@@ -53,6 +53,40 @@ def _corroborated(evidence: Evidence, kinds: Kinds, params: MergeParams) -> bool
     return specific >= 2 or (specific >= 1 and text >= 25) or text >= 50
 
 
+def _a_later_document(
+    item: Features, member: Member, when: float | None, params: MergeParams
+) -> bool:
+    """The same headline from the same outlet, days later: a new document of a series
+    ("Additions to the Entity List"), not an update, so its wording says nothing."""
+    return (
+        bool(item.title_key)
+        and item.title_key == member.features.title_key
+        and item.outlet == member.features.outlet
+        and when is not None
+        and abs(when - member.published) > params.quiet_span
+    )
+
+
+def _wording_alone(
+    evidence: Evidence, member: Member, when: float | None, kinds: Kinds, params: MergeParams
+) -> bool:
+    """Wording that is only alike, beyond the hours a paraphrase comes in, with nothing
+    specific shared: two listings on one topic a few days apart read alike."""
+    return (
+        evidence.layer is Layer.FUZZY
+        and when is not None
+        and abs(when - member.published) > params.quiet_span
+        and specific_count(evidence, kinds, params) == 0
+        and (evidence.text or 0.0) < params.wording_alone
+    )
+
+
+def _shares_facet(a: Features, b: Features, lexicon: Lexicon) -> bool:
+    facets_a = lexicon.facet_values(a.title_concepts)
+    facets_b = lexicon.facet_values(b.title_concepts)
+    return any(facets_a[f] & facets_b[f] for f in facets_a.keys() & facets_b.keys())
+
+
 def _story_layers(
     item: Features,
     candidate: Candidate,
@@ -63,15 +97,25 @@ def _story_layers(
 ) -> list[tuple[float, Evidence]]:
     """Scores of one candidate story by every layer, each with its evidence."""
     results: list[tuple[float, Evidence]] = []
+    member_veto = False
     for member in candidate.members:
+        if _a_later_document(item, member, when, params):
+            continue
         score, evidence = compare(item, member.features, kinds, lexicon, params)
+        member_veto = (
+            member_veto or contradictions(item, member.features, kinds, lexicon, params)[2]
+        )
+        if _wording_alone(evidence, member, when, kinds, params):
+            continue
         results.append((score, evidence.with_(compared_with_item=member.item_id)))
     # Evidence alone, against everything the story has gathered: across scripts one specific
-    # piece is enough, in one script (where wording could have agreed) two.
+    # piece is enough, in one script (where wording could have agreed) two. A story does not
+    # grow more permissive as it gathers: what one of its items contradicts, it contradicts.
     cross = any(not comparable(m.features, item) for m in candidate.members)
     gathered = profile(candidate.members, item)
     points, evidence = shared_evidence(item, gathered, kinds, params)
     against, conflicts, veto = contradictions(item, gathered, kinds, lexicon, params)
+    veto = veto or member_veto
     evidence = evidence.with_(conflicts=conflicts)
     if not veto and specific_count(evidence, kinds, params) >= (1 if cross else 2):
         score = max(0.0, params.cross_language_base + points - against)
@@ -92,7 +136,15 @@ def _story_layers(
         readable = any(
             side.subjects or lexicon.facet_values(side.title_concepts) for side in (item, gathered)
         )
-        if nearest <= params.quiet_span and not conflicts and readable:
+        # And something must be shared beyond the topic's broad words: the government acting,
+        # a facet value (the same goods, measure, instrument, stance) or a concept or actor of
+        # some weight.
+        shared = (
+            overlap.specific > 0
+            or bool(item.subjects & gathered.subjects)
+            or _shares_facet(item, gathered, lexicon)
+        )
+        if nearest <= params.quiet_span and not conflicts and readable and shared:
             score = params.quiet_score + params.quiet_gist_bonus * overlap.coverage
             results.append((score, told.with_(layer=Layer.QUIET)))
     bonus = _closeness(when, candidate.members, params)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.merge.language import language_of
 from bot.merge.params import PARAMS
 from bot.models import Item
-from bot.rules.lexicon import EMPTY, Lexicon, Wording, is_cjk_token
+from bot.rules.lexicon import EMPTY, Lexicon, Span, Wording, is_cjk_token
 from bot.text import Tokens, fold, has_cjk, tokenize
 
 _YEAR = re.compile(r"^(19[5-9]\d|20[0-4]\d)$")
@@ -174,11 +174,73 @@ def dates_in(text: str, wording: Wording) -> set[str]:
 def numbers_in(tokens: Sequence[str], wording: Wording, *, trivial: bool = False) -> set[str]:
     """Numbers named, as digits; years are left out, and 0 and 1 unless `trivial`."""
     found = set()
-    for token in tokens:
-        value = wording.numbers.get(token, token)
+    for value in _values(tokens, wording):
         if _NUMBER.match(value) and not _YEAR.match(value) and (trivial or value not in ("0", "1")):
             found.add(value)
     return found
+
+
+def _values(tokens: Sequence[str], wording: Wording) -> Iterator[str]:
+    """Each token as its number where it names one; a written tens followed by a written
+    unit is one number ("twenty seven", "vingt sept": 27)."""
+    index = 0
+    while index < len(tokens):
+        value = wording.numbers.get(tokens[index], tokens[index])
+        following = wording.numbers.get(tokens[index + 1]) if index + 1 < len(tokens) else None
+        if (
+            following is not None
+            and tokens[index] in wording.numbers
+            and value.isdigit()
+            and following.isdigit()
+            and 20 <= int(value) < 100
+            and int(value) % 10 == 0
+            and 1 <= int(following) <= 9
+        ):
+            yield str(int(value) + int(following))
+            index += 2
+            continue
+        yield value
+        index += 1
+
+
+def rare_names(title: Tokens, spans: Sequence[Span], language: str) -> set[str]:
+    """Capitalised words of the headline that no concept or actor covers and that are rare in
+    the language's word list (Tallinn, Kigali, DeepSeek): the names of one story's places,
+    firms and people, as telling as a product code."""
+    covered = {i for span in spans for i in range(span.start, span.end)}
+    found = set()
+    for i, (folded, cased, spaced) in enumerate(
+        zip(title.folded, title.cased, title.spaced, strict=True)
+    ):
+        if (
+            spaced
+            and i not in covered
+            and len(folded) >= PARAMS.name_length
+            and folded.isalpha()
+            and cased[:1].isupper()
+            and word_rarity(folded, language) < PARAMS.rare_name_zipf
+        ):
+            found.add(folded)
+    return found
+
+
+@functools.lru_cache(maxsize=65536)
+def word_rarity(word: str, language: str) -> float:
+    """How common a word is in the language (Zipf scale: 0 unknown, 3 once per million
+    words, 7 the commonest), from wordfreq's small lists; English where unknown."""
+    import wordfreq  # loaded on the first alert-worthy headline, not at start
+
+    if language not in _word_lists() or has_cjk(word):
+        language = "en"
+    return float(wordfreq.zipf_frequency(word, language, wordlist="small"))
+
+
+@functools.cache
+def _word_lists() -> frozenset[str]:
+    """Languages with a small word list that needs no extra tokenizer (not CJK)."""
+    import wordfreq
+
+    return frozenset(wordfreq.available_languages(wordlist="small")) - {"zh", "ja", "ko"}
 
 
 def features(
@@ -197,6 +259,7 @@ def features(
     title_spans = lexicon.spans(title)
     title_concepts = frozenset(s.concept for s in title_spans)
     every = [*title.folded, *body.folded]
+    language = language_of(item)
     return Features(
         title_key=" ".join(title.folded),
         title_words=tuple(content_words(title, lexicon)),
@@ -204,10 +267,11 @@ def features(
         actors=actors,
         numbers=frozenset(numbers_in(every, wording)),
         title_numbers=frozenset(numbers_in(title.folded, wording, trivial=True)),
-        codes=frozenset(t for t in every if _CODE.match(t) and not t.isdigit()),
+        codes=frozenset(t for t in every if _CODE.match(t) and not t.isdigit())
+        | rare_names(title, title_spans, language),
         dates=frozenset(dates_in(f"{item.title} {summary}", wording)),
         cjk=has_cjk(item.title),
-        language=language_of(item),
+        language=language,
         rules=frozenset(rules),
         outlet=item.outlet,
         concepts=title_concepts | lexicon.concepts_of(body),

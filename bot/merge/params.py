@@ -32,7 +32,9 @@ class MergeParams:
     strong_weight: float = 30.0  # actors of other kinds: companies, people, places, events
     number_weight: float = 15.0
     small_number_weight: float = 6.0  # one-digit numbers
-    code_weight: float = 25.0  # product codes such as H20
+    code_weight: float = 25.0  # product codes such as H20, and rare names
+    rare_name_zipf: float = 3.0  # a capitalised word rarer than this (wordfreq Zipf) is a name
+    name_length: int = 4  # letters a name has at least
     date_weight: float = 25.0
     evidence_cap: float = 60.0
     text_factor: float = 0.7  # share of the wording similarity (0-100) a fuzzy score takes
@@ -69,6 +71,7 @@ class MergeParams:
     # Hours apart and nothing contradicting: headline-only paraphrases of one event, from
     # several outlets in several languages, share little but their topic and their timing.
     quiet_span: float = 12 * HOUR
+    wording_alone: float = 75.0  # beyond quiet_span, wording joins alone only this alike
     quiet_score: float = 40.0
     quiet_gist_bonus: float = 10.0  # times the share of the gist told, to rank stories
 

@@ -52,14 +52,14 @@ class Lexicon:
     """Concept forms as compiled terms (`term.concept` names the concept).
 
     `broad` concepts are what every story of a topic mentions; `countries` maps the concepts
-    that name a country to its actor id, and `destinations` are those that name it as where
+    that name a country to its actor id, and `not_acting` those that name it as where
     someone goes or what a measure targets ("赴美", "对华"), not as who acts. `facets` maps a
     concept to its facets and values (("goods", "tools"),)."""
 
     terms: Sequence[Term] = ()
     broad: frozenset[str] = frozenset()
     countries: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    destinations: frozenset[str] = frozenset()
+    not_acting: frozenset[str] = frozenset()
     facets: Mapping[str, tuple[tuple[str, str], ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -124,7 +124,7 @@ class Lexicon:
             for s in spans
             if s.position < words
             and s.concept in self.countries
-            and s.concept not in self.destinations
+            and s.concept not in self.not_acting
         )
 
     def names_restriction(self, concepts: frozenset[str]) -> bool:

@@ -201,8 +201,9 @@ class ConceptDef(BaseModel):
     country: str | None = Field(
         None, description="The country this concept names (a country id of actors.yaml)"
     )
-    destination: bool = Field(
-        False, description="Names the country as a destination or target, not as the actor"
+    not_acting: bool = Field(
+        False,
+        description="Names the country, not as who acts: a destination, a target, an adjective",
     )
     restriction: bool = Field(
         False,

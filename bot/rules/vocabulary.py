@@ -85,7 +85,7 @@ class Concepts:
     kinds: dict[str, frozenset[str]] = field(default_factory=dict)
     facets: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     countries: Mapping[str, str] = field(default_factory=dict)  # a concept naming a country
-    destinations: frozenset[str] = frozenset()
+    not_acting: frozenset[str] = frozenset()
     restrictions: frozenset[str] = frozenset()
 
 
@@ -95,7 +95,7 @@ def read_concepts(path: Path, actors: Mapping[str, Actor]) -> Concepts:
     known = frozenset(
         {
             *("concepts", "forms", "broad", "actors", "kinds", "facets", "country"),
-            *("destination", "restriction"),
+            *("not_acting", "restriction"),
         }
     )
     parsed, doc = _read(path, ConceptsFile, {"concepts": {}}, known)
@@ -132,7 +132,7 @@ def read_concepts(path: Path, actors: Mapping[str, Actor]) -> Concepts:
             }
         ),
         MappingProxyType(countries),
-        frozenset(c for c, d in concepts.items() if d.destination),
+        frozenset(c for c, d in concepts.items() if d.not_acting),
         frozenset(c for c, d in concepts.items() if d.restriction),
     )
 
@@ -195,7 +195,7 @@ def build_lexicon(
         (*terms, *extra),
         concepts.broad,
         MappingProxyType(named),
-        concepts.destinations,
+        concepts.not_acting,
         concepts.facets,
         wording,
         concepts.restrictions,

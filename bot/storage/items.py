@@ -48,11 +48,14 @@ class Items(Repository):
     ) -> tuple[set[str], set[str]]:
         """Of these GUIDs and canonical links, the ones already stored.
 
-        A GUID is per feed, unless it is a URL or URN, which is unique everywhere. A link
-        counts when its item was recorded (a backlog) or is in a story (it alerted or joined).
+        A GUID of this feed is known whatever became of its item. Another feed's copy (the same
+        canonical link, or a GUID that is a URL or URN, unique everywhere) counts only when it
+        is in a story, told already: a copy another feed recorded as its backlog, or one no rule
+        matched, does not make this one old news.
         """
         known_guids: set[str] = set()
         known_links: set[str] = set()
+        told = items.c.story_id.isnot(None)
         with self._db.read() as conn:
             for chunk in chunks(guids):
                 known_guids.update(
@@ -65,10 +68,10 @@ class Items(Repository):
                 global_ids = [g for g in chunk if ":" in g]
                 if global_ids:
                     known_guids.update(
-                        conn.scalars(sa.select(items.c.guid).where(items.c.guid.in_(global_ids)))
+                        conn.scalars(
+                            sa.select(items.c.guid).where(items.c.guid.in_(global_ids), told)
+                        )
                     )
-            # A copy that no rule matched does not make a matching copy old news.
-            told = sa.or_(items.c.verdict != ItemVerdict.NEW.value, items.c.story_id.isnot(None))
             for chunk in chunks(links):
                 known_links.update(
                     conn.scalars(
