@@ -82,3 +82,22 @@ def url_problem(url: str) -> str | None:
     except ValueError:
         return "its port must be a number from 0 to 65535"
     return None
+
+
+def safe_link(url: str | None) -> str | None:
+    """`url` when a message may link to it, else None: an http(s) URL with a host and a valid
+    port, without credentials (`https://www.bis.gov@evil.example/` shows one host and opens
+    another) or a backslash in its host part, and without spaces, control, bidi or other
+    invisible characters."""
+    if not url or not url.isprintable() or " " in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading the port is the check)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
+        return None
+    if "@" in parts.netloc or "\\" in parts.netloc:
+        return None
+    return url
