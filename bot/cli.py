@@ -12,6 +12,7 @@ from pathlib import Path
 from bot import __version__, logs
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
+from bot.untrusted import for_terminal
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -85,14 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(f"radar: configuration error: {exc}", file=sys.stderr)
+        print(f"radar: configuration error: {for_terminal(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     logs.protect(settings.secrets)
     logs.setup(args.verbose, quiet=args.command != "run")
     try:
         return _dispatch(args, settings)
     except ConfigError as exc:
-        print(f"radar: configuration error:\n{logs.redact(str(exc))}", file=sys.stderr)
+        print(
+            f"radar: configuration error:\n{for_terminal(logs.redact(str(exc)))}", file=sys.stderr
+        )
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

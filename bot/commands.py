@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
@@ -18,16 +17,22 @@ from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.examples import run_examples
 from bot.storage import Store
+from bot.untrusted import for_terminal, json_for_terminal
 
 OK, FAILED = 0, 1
 
 
 def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    """A line for the terminal: stored text is feed text, and may hold escape sequences."""
+    sys.stdout.write(for_terminal(text) + "\n")
+
+
+def _out_json(value: Any) -> None:
+    sys.stdout.write(json_for_terminal(value, indent=2) + "\n")
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(for_terminal(text) + "\n")
 
 
 async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
@@ -220,7 +225,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
             },
             "archive": counts,
         }
-        _out(json.dumps(payload, indent=2, ensure_ascii=False))
+        _out_json(payload)
         return OK
     _out(f"Feeds ({len(rows)})")
     for row in rows:
