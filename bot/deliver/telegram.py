@@ -52,6 +52,8 @@ CHAT_SPACING = 1.05
 GROUP_SPACING = 3.05  # 20 a minute
 POLL_TIMEOUT = 25
 OFFSET_KEY = "telegram_update_offset"
+# Link previews are off, as Slack unfurling is: a preview is what the linked page says of itself.
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -174,7 +176,7 @@ class TelegramSender:
             text,
             parse_mode=parse_mode,
             reply_parameters=reply,
-            link_preview_options=LinkPreviewOptions(is_disabled=view.is_followup),
+            link_preview_options=NO_PREVIEW,
             disable_notification=view.is_followup,
         )
 
@@ -385,13 +387,21 @@ class TelegramCommands:
         await self.api.wait_turn(chat_id)
         try:
             await self.api.bot.send_message(
-                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
             )
         except RetryAfter as exc:
             self.api.flood_wait(chat_id, _retry_seconds(exc))
             await asyncio.sleep(_retry_seconds(exc))
             await self.api.bot.send_message(
-                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
             )
         except Forbidden:
             await asyncio.to_thread(self.store.forget_chat, chat_id)
