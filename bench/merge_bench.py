@@ -24,7 +24,8 @@ from bot.config import Settings
 from bot.models import Item
 from bot.pipeline import Pipeline
 from bot.rules import RuleSet, load_rules
-from bot.storage import Store, items, stories, story_keys
+from bot.storage import Store
+from bot.types import ItemVerdict
 
 WINDOW = 4 * 86400.0
 NOW = 1_900_000_000.0
@@ -58,35 +59,22 @@ def populate(
     store: Store, count: int, rng: random.Random, vocab: list[str]
 ) -> list[tuple[Item, frozenset[str], tuple[str, ...], float]]:
     made = []
-    item_rows, story_rows, key_rows = [], [], []
-    for n in range(count):
-        item, actors, rules = story_item(rng, vocab, n)
-        published = NOW - rng.uniform(0, WINDOW * 0.9)
-        features = merge.features(item, actors, rules, LEXICON)
-        item_rows.append(
-            {
-                "id": n + 1, "feed_url": "bench", "guid": item.guid, "title": item.title, "summary": item.summary,
-                "content": "", "author": "", "categories": [], "outlet": "Bench", "effective": published,
-                "first_seen": published, "verdict": "new", "story_id": n + 1, "features": features.to_json(),
-            }
-        )  # fmt: skip
-        story_rows.append(
-            {
-                "id": n + 1, "title": item.title, "first_item_id": n + 1, "created": published,
-                "first_published": published, "last_published": published, "rules": list(rules), "item_count": 1,
-            }
-        )  # fmt: skip
-        key_rows.extend(
-            {"key": k[:200], "published": published, "story_id": n + 1}
-            for k in set(merge.index_keys(features))
-        )
-        made.append((item, actors, rules, published))
-    with store.begin() as tx:
-        for start in range(0, count, 5000):
-            tx.conn.execute(items.insert(), item_rows[start : start + 5000])
-            tx.conn.execute(stories.insert(), story_rows[start : start + 5000])
-        for start in range(0, len(key_rows), 20000):
-            tx.conn.execute(story_keys.insert(), key_rows[start : start + 20000])
+    with store.transaction() as tx:
+        for n in range(count):
+            item, actors, rules = story_item(rng, vocab, n)
+            published = NOW - rng.uniform(0, WINDOW * 0.9)
+            features = merge.features(item, actors, rules, LEXICON)
+            item_id = tx.items.add(
+                item,
+                effective=published,
+                first_seen=published,
+                verdict=ItemVerdict.NEW,
+                features=features.to_json(),
+            )
+            story_id = tx.stories.create(item_id, item.title, published, rules, published)
+            tx.items.set_story(item_id, story_id, None)
+            tx.stories.add_keys(story_id, merge.index_keys(features), published)
+            made.append((item, actors, rules, published))
     return made
 
 
@@ -138,7 +126,7 @@ def main() -> None:
             tests = newcomers(made, args.items, rng, vocab)
             right = kept = 0
             started = time.perf_counter()
-            with store.begin() as tx:
+            with store.transaction() as tx:
                 for item, actors, rules, published, truth in tests:
                     features = merge.features(item, actors, rules, LEXICON)
                     decision, _ = pipeline.find_story(tx, -1, features, published)

@@ -120,7 +120,7 @@ class Radar:
             )
 
     async def poll_all(self, fetcher: Fetcher) -> list[PollReport]:
-        states = await asyncio.to_thread(self.store.feed_states)
+        states = await asyncio.to_thread(self.store.feeds.states)
         now = self.clock()
         due: list[FeedSpec] = []
         for spec in self.config.feeds:

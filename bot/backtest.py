@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.rules import RuleSet
 from bot.storage import Store
+from bot.types import ItemVerdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ def compare_archive(store: Store, ruleset: RuleSet, since: float | None = None) 
     batch: list = []
 
     def flush() -> None:
-        recorded = store.alerts_for_items([s.id for s in batch])
+        recorded = store.alerts.for_items([s.id for s in batch])
         for stored in batch:
             before = {rule for alert in recorded.get(stored.id, []) for rule in alert.matches}
             after = set(ruleset.match(stored.item).rule_ids)
@@ -46,7 +47,7 @@ def compare_archive(store: Store, ruleset: RuleSet, since: float | None = None) 
         result.items += len(batch)
         batch.clear()
 
-    for stored in store.iter_items(since=since, verdict="new"):
+    for stored in store.items.iterate(since=since, verdict=ItemVerdict.NEW):
         batch.append(stored)
         if len(batch) >= 500:
             flush()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot import __version__, logs
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
 from bot.untrusted import for_terminal
 
 EXIT_OK = 0
@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     stories.add_argument("--limit", type=int, default=20, help="stories to list (default 20)")
     show = stories_commands.add_parser("show", help="one story, explaining each merge")
     show.add_argument("story_id", type=int)
+
+    db = commands.add_parser("db", help="the database's schema")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser(
+        "upgrade", help="apply schema migrations (also applied at start when safe)"
+    )
     return parser
 
 
@@ -97,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"radar: configuration error:\n{for_terminal(logs.redact(str(exc)))}", file=sys.stderr
         )
         return EXIT_CONFIG
+    except StorageError as exc:
+        print(f"radar: database error: {for_terminal(logs.redact(str(exc)))}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 
@@ -133,4 +142,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.stories_command == "show":
             return commands.story_show(settings, args.story_id)
         return commands.stories(settings, limit=args.limit)
+    if args.command == "db":
+        return commands.db_upgrade(settings)
     return EXIT_FAILED

@@ -13,13 +13,16 @@ from bot.errors import ConfigError, Problem
 from bot.feeds import format_duration, load_feeds, parse_duration
 from bot.format import plural, when
 from bot.logs import redact
+from bot.merge import Evidence
 from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.examples import run_examples
 from bot.storage import Store
+from bot.types import DeliveryStatus
 from bot.untrusted import for_terminal, json_for_terminal
 
 OK, FAILED = 0, 1
+STATUS_DELIVERIES = 20  # retrying and failed deliveries `radar status` lists
 
 
 def _out(text: str = "") -> None:
@@ -101,7 +104,7 @@ def rules_explain(settings: Settings, text: str | None, item_id: int | None) -> 
     if item_id is not None:
         store = Store(settings.db_url)
         try:
-            stored = store.item(item_id)
+            stored = store.items.get(item_id)
         finally:
             store.close()
         if stored is None:
@@ -156,13 +159,17 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     feeds = load_feeds(settings.feeds_file).feeds
     store = Store(settings.db_url)
     try:
-        states = store.feed_states()
-        outbox = store.outbox_counts()
-        failed = store.failed_deliveries()
-        retrying = store.retrying_deliveries()
-        subscribers = store.subscribers()
-        chats = store.chat_count()
-        counts = store.counts()
+        states = store.feeds.states()
+        outbox = store.outbox.counts()
+        failed = store.outbox.failed(limit=STATUS_DELIVERIES)
+        retrying = store.outbox.retrying(limit=STATUS_DELIVERIES)
+        subscribers = store.subscriptions.by_topic()
+        chats = store.subscriptions.chat_count()
+        counts = {
+            "items": store.items.count(),
+            "stories": store.stories.count(),
+            "alerts": store.alerts.count(),
+        }
     finally:
         store.close()
     now = time.time()
@@ -248,11 +255,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         _out("  none yet")
     kinds = sorted({k for k, _ in outbox})
     for kind in kinds:
-        parts = [
-            f"{outbox[(kind, st)]} {st}"
-            for st in ("pending", "sent", "failed")
-            if (kind, st) in outbox
-        ]
+        parts = [f"{outbox[(kind, st)]} {st}" for st in DeliveryStatus if (kind, st) in outbox]
         _out(f"  {kind}: {', '.join(parts)}")
     for delivery in retrying:
         _out(
@@ -271,6 +274,18 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     _out(
         f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts"
     )
+    return OK
+
+
+def db_upgrade(settings: Settings) -> int:
+    store = Store(settings.db_url)
+    try:
+        drift = store.schema_drift()
+    finally:
+        store.close()
+    _out(f"database {store.name}: {store.schema}")
+    for difference in drift:
+        _err(f"radar: warning: the tables differ from this Radar's: {difference}")
     return OK
 
 
@@ -305,11 +320,11 @@ def backtest(settings: Settings, *, since: str | None, limit: int) -> int:
 def stories(settings: Settings, *, limit: int) -> int:
     store = Store(settings.db_url)
     try:
-        recent = store.recent_stories(limit)
+        recent = store.stories.recent(limit)
         if not recent:
             _out("no stories yet")
         for story in recent:
-            members = store.story_members(story.id)
+            members = store.stories.members(story.id)
             outlets = list(dict.fromkeys(m.item.outlet for m in members))
             _out(f"#{story.id} {story.title}")
             _out(
@@ -324,11 +339,11 @@ def stories(settings: Settings, *, limit: int) -> int:
 def story_show(settings: Settings, story_id: int) -> int:
     store = Store(settings.db_url)
     try:
-        story = store.story(story_id)
+        story = store.stories.get(story_id)
         if story is None:
             _err(f"radar: no story #{story_id}")
             return FAILED
-        members = store.story_members(story_id)
+        members = store.stories.members(story_id)
     finally:
         store.close()
     _out(f"#{story.id} {story.title}")
@@ -346,15 +361,4 @@ def story_show(settings: Settings, story_id: int) -> int:
 def _merge_reason(merge: dict[str, Any] | None, first: bool) -> str:
     if first or not merge or merge.get("story_id") is None:
         return "opened the story"
-    evidence: list[str] = [f"score {merge.get('score')}", f"{merge.get('layer', 'fuzzy')}"]
-    labels = {"shared": "about", "coverage": "of its gist told"}
-    for key in ("text", "actors", "numbers", "codes", "dates", "shared", "coverage"):
-        if key in merge:
-            value = merge[key]
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            if key == "coverage":
-                shown = f"{float(value):.0%}"
-            evidence.append(f"{labels.get(key, key)}: {shown}")
-    if "compared_with_item" in merge:
-        evidence.append(f"closest to item {merge['compared_with_item']}")
-    return "joined: " + "; ".join(evidence)
+    return f"joined: score {merge.get('score')}; {Evidence.from_json(merge).explain()}"

@@ -13,10 +13,10 @@ import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from enum import Enum
 
 from bot.fetch import FetchResult
 from bot.models import FeedSpec, FeedState, Item
+from bot.types import ItemVerdict as Verdict
 
 MAX_BACKOFF = 6 * 3600.0
 MAX_RETRY_AFTER = 24 * 3600.0
@@ -170,12 +170,6 @@ def first_due(
     if state is None or state.last_poll is None:
         return now
     return now + rng.uniform(0, min(spec.interval, 60.0))
-
-
-class Verdict(Enum):
-    SEEN = "seen"
-    RECORD = "record"  # new, but stored without alerting (baseline or too old)
-    NEW = "new"
 
 
 @dataclass(frozen=True, slots=True)

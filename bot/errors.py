@@ -36,3 +36,10 @@ class ConfigError(RadarError):
         else:
             self.problems = problems
             super().__init__("\n".join(str(p) for p in problems))
+
+
+class StorageError(RadarError):
+    """The database failed: unreachable, full, read-only, locked too long, or of a newer Radar.
+
+    The message names the database (without its password) and what went wrong.
+    """

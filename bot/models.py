@@ -96,6 +96,7 @@ class ItemMatches:
 
     rules: tuple[RuleMatch, ...] = ()
     actors: frozenset[str] = field(default_factory=frozenset)
+    title_actors: frozenset[str] = field(default_factory=frozenset)  # named in the headline
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

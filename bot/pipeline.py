@@ -23,7 +23,8 @@ from bot.fetch import Fetcher, FetchResult, read_local
 from bot.models import FeedSpec, FeedState, ItemMatches
 from bot.parse import FeedParseError, ParsedFeed, parse_feed
 from bot.rules import Rule, RuleSet
-from bot.storage import Store, Tx
+from bot.storage import Store, Transaction
+from bot.types import AlertKind
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Pipeline:
     ) -> PollReport:
         """Fetch one feed and ingest what it holds."""
         if state is None:
-            state = await asyncio.to_thread(self.store.feed_state, spec.url)
+            state = await asyncio.to_thread(self.store.feeds.state, spec.url)
         state = state or FeedState(url=spec.url)
         if spec.is_local:
             path = resolve_local(spec.url, self.settings.feeds_file)
@@ -95,7 +96,7 @@ class Pipeline:
         if not plan.parse:
             report.status = plan.note or ("error" if plan.state.last_error else "ok")
             report.error = plan.state.last_error
-            self.store.save_feed_state(plan.state)
+            self.store.feeds.save(plan.state)
             report.state = plan.state
             return report
         try:
@@ -114,7 +115,7 @@ class Pipeline:
                 log.exception("parsing %s failed", spec.url)
                 reason = f"cannot parse the feed: {exc!r}"
             failed = decide.failed_parse(spec, plan, reason, now, self.rng)
-            self.store.save_feed_state(failed)
+            self.store.feeds.save(failed)
             report.status, report.error, report.state = "error", reason, failed
             return report
         final = replace(
@@ -126,13 +127,13 @@ class Pipeline:
         )
         with self.store.ingest() as tx:
             self._store_items(tx, spec, state, parsed, now, report)
-            tx.save_feed_state(final)
+            tx.feeds.save(final)
         report.state = final
         return report
 
     def _store_items(
         self,
-        tx: Tx,
+        tx: Transaction,
         spec: FeedSpec,
         state: FeedState,
         parsed: ParsedFeed,
@@ -140,7 +141,7 @@ class Pipeline:
         report: PollReport,
     ) -> None:
         items = parsed.items
-        known_guids, known_links = tx.known_items(
+        known_guids, known_links = tx.items.known(
             spec.url, [i.guid for i in items], [i.canonical_link for i in items if i.canonical_link]
         )
         decisions = decide.classify_items(
@@ -159,16 +160,20 @@ class Pipeline:
             matches = self.ruleset.match(decision.item) if decision.verdict is Verdict.NEW else None
             features = (
                 merge.features(
-                    decision.item, matches.actors, matches.rule_ids, self.ruleset.lexicon
+                    decision.item,
+                    matches.actors,
+                    matches.rule_ids,
+                    self.ruleset.lexicon,
+                    title_actors=matches.title_actors,
                 )
                 if matches and matches.rules
                 else None
             )
-            item_id = tx.insert_item(
+            item_id = tx.items.add(
                 decision.item,
                 effective=decision.effective,
                 first_seen=now,
-                verdict=decision.verdict.value,
+                verdict=decision.verdict,
                 features=features.to_json() if features else None,
             )
             if decision.verdict is Verdict.RECORD:
@@ -177,20 +182,20 @@ class Pipeline:
             report.new += 1
             if matches and matches.rules and features is not None:
                 if subscribers is None:
-                    subscribers = tx.subscribers()
+                    subscribers = tx.subscriptions.by_topic()
                 self._alert(tx, item_id, decision, matches, features, subscribers, now, report)
 
     def find_story(
-        self, tx: Tx, item_id: int, features: merge.Features, effective: float
+        self, tx: Transaction, item_id: int, features: merge.Features, effective: float
     ) -> tuple[merge.MergeDecision, list[str]]:
         """The story an item joins (looked up through the key index, within the window) and
         the keys to file it under."""
         window = self.settings.story_window
         keys = merge.index_keys(features)
-        found = tx.story_candidates(keys, effective - window, effective + window)
+        found = tx.stories.candidates(keys, effective - window, effective + window)
         story_ids = [story_id for story_id, _ in found]
-        stored = tx.story_items(story_ids)
-        records = tx.stories(story_ids)
+        stored = tx.stories.first_items(story_ids)
+        records = tx.stories.many(story_ids)
         candidates = [
             merge.Candidate(
                 story_id,
@@ -210,7 +215,7 @@ class Pipeline:
 
     def _alert(
         self,
-        tx: Tx,
+        tx: Transaction,
         item_id: int,
         decision: ItemDecision,
         matches: ItemMatches,
@@ -224,14 +229,14 @@ class Pipeline:
         rule_ids = list(matches.rule_ids)
         payload = matches_json(matches)
         if verdict.story_id is None:
-            story_id = tx.create_story(item_id, decision.item.title, effective, rule_ids, now)
-            tx.set_item_story(item_id, story_id, verdict.to_json())
-            tx.add_story_keys(story_id, keys, effective)
+            story_id = tx.stories.create(item_id, decision.item.title, effective, rule_ids, now)
+            tx.items.set_story(item_id, story_id, verdict.to_json())
+            tx.stories.add_keys(story_id, keys, effective)
             targets = destinations(self._rules(rule_ids), self.settings, subscribers)
-            alert_id = tx.create_alert(
+            alert_id = tx.alerts.create(
                 story_id=story_id,
                 item_id=item_id,
-                kind="alert",
+                kind=AlertKind.ALERT,
                 rules=rule_ids,
                 matches=payload,
                 destinations=[(d, None) for d in targets],
@@ -239,13 +244,13 @@ class Pipeline:
             )
             report.alerts.append(alert_id)
             return
-        story = tx.story(verdict.story_id)
+        story = tx.stories.get(verdict.story_id)
         assert story is not None
         new_rules = [r for r in rule_ids if r not in story.rules]
-        roots = tx.story_roots(story.id)
-        tx.grow_story(story, effective, rule_ids)
-        tx.set_item_story(item_id, story.id, verdict.to_json())
-        tx.add_story_keys(story.id, keys, effective)
+        roots = tx.alerts.story_roots(story.id)
+        tx.stories.grow(story, effective, rule_ids)
+        tx.items.set_story(item_id, story.id, verdict.to_json())
+        tx.stories.add_keys(story.id, keys, effective)
         if new_rules:
             fresh = [
                 d
@@ -254,10 +259,10 @@ class Pipeline:
             ]
             if fresh:
                 report.alerts.append(
-                    tx.create_alert(
+                    tx.alerts.create(
                         story_id=story.id,
                         item_id=item_id,
-                        kind="alert",
+                        kind=AlertKind.ALERT,
                         rules=new_rules,
                         matches=payload,
                         destinations=[(d, None) for d in fresh],
@@ -266,10 +271,10 @@ class Pipeline:
                 )
         if roots:
             report.followups.append(
-                tx.create_alert(
+                tx.alerts.create(
                     story_id=story.id,
                     item_id=item_id,
-                    kind="followup",
+                    kind=AlertKind.FOLLOWUP,
                     rules=rule_ids,
                     matches=payload,
                     destinations=sorted(roots.items()),

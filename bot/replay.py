@@ -18,14 +18,13 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-import sqlalchemy as sa
-
 from bot.config import Settings
 from bot.fetch import FetchResult
 from bot.models import FeedSpec, FeedState
 from bot.pipeline import Pipeline
 from bot.rules import RuleSet
-from bot.storage import Store, alerts, items
+from bot.storage import Store
+from bot.types import AlertKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,29 +155,30 @@ def replay(
         by_url[row.url] = row
     outcome = ReplayResult()
     outcome.events = {r.event: r.topic for r in rows}
-    with store.engine.connect() as conn:
-        stored = {
-            r.id: r for r in conn.execute(sa.select(items.c.id, items.c.link, items.c.story_id))
-        }
-        first_item = {}
-        for alert in conn.execute(sa.select(alerts).order_by(alerts.c.id)):
-            first_item.setdefault(alert.story_id, alert.item_id)
-        for alert in conn.execute(
-            sa.select(alerts).where(alerts.c.kind == "alert").order_by(alerts.c.id)
-        ):
-            row = by_url[stored[alert.item_id].link]
-            opener = by_url[stored[first_item[alert.story_id]].link]
-            outcome.alerts[row.event].append(
-                opener.event if alert.item_id == first_item[alert.story_id] else row.event
-            )
-        for item in stored.values():
-            if item.story_id is None:
-                continue
-            row = by_url[item.link]
-            outcome.matched.add(row.event)
-            outcome.items_matched += 1
-            opener = by_url[stored[first_item[item.story_id]].link]
-            if opener.event != row.event:
-                outcome.wrong_merges.append((row.event, opener.event, row.title))
+    links: dict[int, str] = {}
+    stories: dict[int, int] = {}  # item id -> its story
+    for stored in store.items.iterate():
+        links[stored.id] = stored.item.link or ""
+        if stored.story_id is not None:
+            stories[stored.id] = stored.story_id
+    recorded = list(store.alerts.iterate())
+    first_item: dict[int, int] = {}
+    for alert in recorded:
+        first_item.setdefault(alert.story_id, alert.item_id)
+    for alert in recorded:
+        if alert.kind is not AlertKind.ALERT:
+            continue
+        row = by_url[links[alert.item_id]]
+        opener = by_url[links[first_item[alert.story_id]]]
+        outcome.alerts[row.event].append(
+            opener.event if alert.item_id == first_item[alert.story_id] else row.event
+        )
+    for item_id, story_id in stories.items():
+        row = by_url[links[item_id]]
+        outcome.matched.add(row.event)
+        outcome.items_matched += 1
+        opener = by_url[links[first_item[story_id]]]
+        if opener.event != row.event:
+            outcome.wrong_merges.append((row.event, opener.event, row.title))
     store.close()
     return outcome

@@ -24,6 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import decide
 from bot.app import Radar, build_senders, load_config
 from bot.config import Settings
+from bot.errors import StorageError
 from bot.fetch import Fetcher
 from bot.models import FeedSpec
 from bot.storage import Store
@@ -54,7 +55,7 @@ class Service:
         self._fetcher: Fetcher | None = None
 
     def _schedule(self) -> None:
-        states = self.radar.store.feed_states()
+        states = self.radar.store.feeds.states()
         now = self.clock()
         for spec in self.radar.config.feeds:
             due = decide.first_due(spec, states.get(spec.url), now, self.rng)
@@ -85,11 +86,11 @@ class Service:
         leased = False
         try:
             now = self.clock()
-            leased = await asyncio.to_thread(store.lease_feed, spec.url, self.owner, now, ttl)
+            leased = await asyncio.to_thread(store.feeds.lease, spec.url, self.owner, now, ttl)
             if not leased:
                 log.debug("%s is being polled by another instance", spec.url)
                 return
-            state = await asyncio.to_thread(store.feed_state, spec.url)
+            state = await asyncio.to_thread(store.feeds.state, spec.url)
             if state is not None and state.next_due is not None and state.next_due > now + 1:
                 # Another instance polled it since this job was scheduled.
                 self._reschedule(spec, state.next_due)
@@ -119,11 +120,13 @@ class Service:
                     self.scheduler.remove_job(spec.url)
                 elif report.state.next_due is not None:
                     self._reschedule(spec, report.state.next_due)
+        except StorageError as exc:  # the disk is full, the database is down: one line
+            log.error("polling %s: %s", spec.url, exc)
         except Exception:
             log.exception("polling %s failed", spec.url)
         finally:
             if leased:
-                await asyncio.to_thread(store.release_feed, spec.url, self.owner)
+                await asyncio.to_thread(store.feeds.release, spec.url, self.owner)
             if task is not None:
                 self._inflight.discard(task)
 
@@ -170,7 +173,7 @@ class Service:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            await asyncio.to_thread(self.radar.store.release_leases, self.owner)
+            await asyncio.to_thread(self.radar.store.instances.release, self.owner)
             await self._fetcher.aclose()
             log.info("stopped")
 

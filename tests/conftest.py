@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from feedserver import FeedServer
 
@@ -22,3 +24,18 @@ def pg_url() -> str:
     if not url:
         pytest.skip("RADAR_TEST_PG is not set: PostgreSQL tests need a database URL")
     return url
+
+
+@pytest.fixture
+def pg_schema_url(pg_url: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema of its own, dropped afterwards (other test
+    runs may share the server)."""
+    schema = f"radar_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in pg_url else "?"
+    try:
+        yield f"{pg_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -21,6 +21,7 @@ from bot.app import CycleReport, Radar, build_senders, load_config
 from bot.config import load_settings
 from bot.fetch import FetchLimits
 from bot.storage import Store
+from bot.types import DeliveryStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_RULES = ROOT / "rules"
@@ -108,7 +109,7 @@ def subscribed_farm(
     )
     store = Store(env["RADAR_DB"])
     for chat in range(1, chats + 1):
-        store.subscribe(chat, ["chip-export"], time.time())
+        store.subscriptions.subscribe(chat, ["chip-export"], time.time())
     store.close()
     return env
 
@@ -197,8 +198,7 @@ def recorded_refs(db_url: str) -> set[str]:
     """The message references of outbox rows recorded as sent."""
     store = Store(db_url)
     try:
-        with store.engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT ref FROM outbox WHERE status = 'sent'").fetchall()
+        sent = store.outbox.with_status(DeliveryStatus.SENT)
     finally:
         store.close()
-    return {ref for (ref,) in rows}
+    return {d.ref for d in sent if d.ref is not None}

@@ -227,7 +227,7 @@ def test_a_permanent_redirect_to_a_private_address_is_not_remembered(
     assert printed == []
     store = Store(env["RADAR_DB"])
     try:
-        state = store.feed_state(url)
+        state = store.feeds.state(url)
     finally:
         store.close()
     assert state is not None and state.moved_to is None

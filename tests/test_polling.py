@@ -41,7 +41,7 @@ def _farm(tmp_path, feed_server, routes: dict, **env_extra):
 def _state(env, url):
     store = Store(env["RADAR_DB"])
     try:
-        return store.feed_state(url)
+        return store.feeds.state(url)
     finally:
         store.close()
 

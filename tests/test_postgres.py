@@ -9,12 +9,9 @@ from __future__ import annotations
 import itertools
 import signal
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from fake_apis import FakeTelegram
 from feedserver import rss, static
 from helpers import (
@@ -27,25 +24,9 @@ from helpers import (
 )
 from test_service import _start, _wait
 
-from bot.storage import Store, engine_url
+from bot.storage import Store
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_schema_url(pg_url: str) -> Iterator[str]:
-    """A URL whose search_path is a fresh schema, dropped afterwards."""
-    schema = f"radar_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(engine_url(pg_url))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in pg_url else "?"
-    try:
-        yield f"{pg_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_run_once_on_postgresql(tmp_path, feed_server, pg_schema_url):
@@ -58,7 +39,7 @@ def test_run_once_on_postgresql(tmp_path, feed_server, pg_schema_url):
     assert printed == []
     store = Store(pg_schema_url)
     try:
-        assert store.counts()["items"] == 3
+        assert store.items.count() == 3
         assert store.dialect == "postgresql"
     finally:
         store.close()
@@ -84,7 +65,7 @@ def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
         chats = 4
         store = Store(pg_schema_url)
         for chat in range(1, chats + 1):
-            store.subscribe(chat, ["chip-export"], time.time())
+            store.subscriptions.subscribe(chat, ["chip-export"], time.time())
         store.close()
         expected = 6 * 3 * chats
 

@@ -132,7 +132,7 @@ def test_a_proxy_echoing_the_token_percent_encoded_leaks_it_nowhere(
         TELEGRAM_API_URL=echo_proxy,
     )
     store = Store(env["RADAR_DB"])
-    store.subscribe(42, ["chip-export"], time.time())
+    store.subscriptions.subscribe(42, ["chip-export"], time.time())
     store.close()
 
     run = cli(["-vv", "run", "--once"], env)

@@ -116,12 +116,11 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_only_unrecorded_sends
         # A restarted process reads when the killed one last wrote to each chat; only a message
         # sent but not yet recorded at the kill can make its first one to that chat too soon.
         assert telegram.rate_limited <= unrecorded
-        with Store(env["RADAR_DB"]).engine.connect() as conn:
-            statuses = dict(
-                conn.exec_driver_sql(
-                    "SELECT status, count(*) FROM outbox GROUP BY status"
-                ).fetchall()
-            )
+        store = Store(env["RADAR_DB"])
+        statuses: Counter[str] = Counter()
+        for (_, status), count in store.outbox.counts().items():
+            statuses[status] += count
+        store.close()
         assert statuses == {"sent": expected}
     finally:
         telegram.stop()

@@ -24,6 +24,7 @@ from bot.deliver.route import kind_of, target_of
 from bot.format import AlertView, RuleView
 from bot.rules import RuleSet
 from bot.storage import Delivery, Store
+from bot.types import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -147,15 +148,15 @@ class OutboxWorker:
     def recover(self) -> int:
         """Release rows left in flight by processes of this host that died, and join the
         instances (so others know this one's leases are alive)."""
-        freed = self.store.recover_leases(owner_is_dead, self.clock())
-        self.instances = self.store.heartbeat(self.owner, self.clock())
+        freed = self.store.instances.recover(owner_is_dead, self.clock())
+        self.instances = self.store.instances.heartbeat(self.owner, self.clock())
         return freed
 
     async def deliver_due(self) -> DeliveryStats:
         """Send everything that is due now, destination by destination, then return."""
         before = (self.stats.sent, self.stats.retried, self.stats.failed)
         while True:
-            due = await asyncio.to_thread(self.store.due_deliveries, self.clock())
+            due = await asyncio.to_thread(self.store.outbox.due, self.clock())
             heads = [
                 d
                 for d in due
@@ -172,7 +173,7 @@ class OutboxWorker:
 
     async def heartbeat(self) -> None:
         """Count the running instances and split the overall rate limits between them."""
-        count = await asyncio.to_thread(self.store.heartbeat, self.owner, self.clock())
+        count = await asyncio.to_thread(self.store.instances.heartbeat, self.owner, self.clock())
         if count != self.instances:
             log.info("%d Radar instances are delivering", count)
         self.instances = count
@@ -198,7 +199,7 @@ class OutboxWorker:
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await asyncio.to_thread(self.store.leave, self.owner)
+            await asyncio.to_thread(self.store.instances.leave, self.owner)
 
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         """Deliver until `stop` is set, checking for new rows every `idle` seconds."""
@@ -226,7 +227,7 @@ class OutboxWorker:
                     if not await self._deliver(current):
                         break
                     current = await asyncio.to_thread(
-                        self.store.next_due, destination, self.clock()
+                        self.store.outbox.next_due, destination, self.clock()
                     )
         finally:
             self._active.discard(destination)
@@ -238,13 +239,13 @@ class OutboxWorker:
         await sender.wait_turn(destination)
         # Another instance, or this process before a restart, may have written to this
         # destination a moment ago: keep the service's spacing from that message too.
-        last = await asyncio.to_thread(self.store.last_sent, destination)
+        last = await asyncio.to_thread(self.store.outbox.last_sent, destination)
         gap = sender.spacing(destination)
         if last is not None and (wait := last + gap - self.clock()) > 0:
             await asyncio.sleep(min(wait, gap))
         now = self.clock()
         if not await asyncio.to_thread(
-            self.store.claim_delivery, delivery.id, self.owner, now, self.lease_ttl
+            self.store.outbox.claim, delivery.id, self.owner, now, self.lease_ttl
         ):
             return False
         view = await asyncio.to_thread(self.view, delivery)
@@ -259,7 +260,9 @@ class OutboxWorker:
     def _record(self, delivery: Delivery, result: SendResult) -> bool:
         now = self.clock()
         if isinstance(result, Sent):
-            self.store.finish_delivery(delivery.id, status="sent", now=now, ref=result.ref)
+            self.store.outbox.finish(
+                delivery.id, status=DeliveryStatus.SENT, now=now, ref=result.ref
+            )
             self.stats.sent += 1
             self.stats.by_destination[delivery.destination] = (
                 self.stats.by_destination.get(delivery.destination, 0) + 1
@@ -271,8 +274,12 @@ class OutboxWorker:
                 if result.after is not None
                 else retry_delay(delivery.attempts + 1, self.rng)
             )
-            self.store.finish_delivery(
-                delivery.id, status="pending", now=now, error=result.error, retry_at=now + wait
+            self.store.outbox.finish(
+                delivery.id,
+                status=DeliveryStatus.PENDING,
+                now=now,
+                error=result.error,
+                retry_at=now + wait,
             )
             self.stats.retried += 1
             log.warning(
@@ -284,20 +291,24 @@ class OutboxWorker:
             return False
         if isinstance(result, Moved):
             log.warning("%s moved to %s; following it", delivery.destination, result.destination)
-            self.store.finish_delivery(
-                delivery.id, status="pending", now=now, error=None, retry_at=now
+            self.store.outbox.finish(
+                delivery.id, status=DeliveryStatus.PENDING, now=now, error=None, retry_at=now
             )
             old_chat, new_chat = target_of(delivery.destination), target_of(result.destination)
             self.store.migrate_chat(int(old_chat), int(new_chat), now)
             return False
         if isinstance(result, Blocked):
             log.warning("%s: %s; unsubscribing it", delivery.destination, result.error)
-            self.store.finish_delivery(delivery.id, status="failed", now=now, error=result.error)
-            self.store.forget_chat(int(target_of(delivery.destination)))
-            self.store.drop_pending(delivery.destination, result.error)
+            self.store.outbox.finish(
+                delivery.id, status=DeliveryStatus.FAILED, now=now, error=result.error
+            )
+            self.store.subscriptions.forget(int(target_of(delivery.destination)))
+            self.store.outbox.drop_pending(delivery.destination, result.error)
             self.stats.failed += 1
             return False
-        self.store.finish_delivery(delivery.id, status="failed", now=now, error=result.error)
+        self.store.outbox.finish(
+            delivery.id, status=DeliveryStatus.FAILED, now=now, error=result.error
+        )
         self.stats.failed += 1
         log.error("delivery to %s failed permanently: %s", delivery.destination, result.error)
         return True
@@ -305,8 +316,8 @@ class OutboxWorker:
     def _parent_ref(self, delivery: Delivery) -> str | None:
         if delivery.parent_id is None:
             return None
-        parent = self.store.delivery(delivery.parent_id)
-        return parent.ref if parent is not None and parent.status == "sent" else None
+        parent = self.store.outbox.get(delivery.parent_id)
+        return parent.ref if parent is not None and parent.status is DeliveryStatus.SENT else None
 
     def view(self, delivery: Delivery) -> AlertView:
         """The alert as messages show it; read once per alert, however many destinations."""
@@ -322,11 +333,11 @@ class OutboxWorker:
 
 def build_view(store: Store, ruleset: RuleSet, alert_id: int) -> AlertView:
     """Read an alert with its item and story, in the shape messages are made from."""
-    alert = store.alert(alert_id)
+    alert = store.alerts.get(alert_id)
     if alert is None:
         raise LookupError(f"alert {alert_id} does not exist")
-    stored = store.item(alert.item_id)
-    story = store.story(alert.story_id)
+    stored = store.items.get(alert.item_id)
+    story = store.stories.get(alert.story_id)
     rules = []
     for rule_id in alert.rules:
         rule = ruleset.by_id(rule_id)

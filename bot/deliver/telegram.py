@@ -267,7 +267,7 @@ class TelegramCommands:
 
     async def _poll(self, timeout: int) -> int:
         await self.api.ready()
-        offset = int(await asyncio.to_thread(self.store.get_meta, OFFSET_KEY) or 0)
+        offset = int(await asyncio.to_thread(self.store.meta.get, OFFSET_KEY) or 0)
         updates = await self.api.bot.get_updates(
             offset=offset or None,
             timeout=timeout,
@@ -278,7 +278,7 @@ class TelegramCommands:
                 await self.handle(update)
             except TelegramError as exc:
                 log.warning("answering update %d failed: %s", update.update_id, redact(str(exc)))
-            await asyncio.to_thread(self.store.set_meta, OFFSET_KEY, str(update.update_id + 1))
+            await asyncio.to_thread(self.store.meta.set, OFFSET_KEY, str(update.update_id + 1))
         return len(updates)
 
     async def handle(self, update: Update) -> None:
@@ -294,7 +294,7 @@ class TelegramCommands:
         assert change is not None
         if change.new_chat_member.status in ("kicked", "left"):
             log.info("removed from chat %s; forgetting its subscriptions", change.chat.id)
-            await asyncio.to_thread(self.store.forget_chat, change.chat.id)
+            await asyncio.to_thread(self.store.subscriptions.forget, change.chat.id)
 
     async def _chat(
         self,
@@ -308,7 +308,7 @@ class TelegramCommands:
             self.settings.telegram_allowed_chats is None
             or chat_id in self.settings.telegram_allowed_chats
         )
-        subscribed = frozenset(await asyncio.to_thread(self.store.subscriptions_of, chat_id))
+        subscribed = frozenset(await asyncio.to_thread(self.store.subscriptions.topics, chat_id))
         is_admin = True
         if kind in ("group", "supergroup") and check_admin:
             is_admin = await self._is_admin(chat_id, user_id, sender_chat_id)
@@ -360,7 +360,9 @@ class TelegramCommands:
         await self._apply(chat.id, chat.type, chat.title, outcome)
         await query.answer(outcome.notice)
         if outcome.refresh_keyboard:
-            subscribed = frozenset(await asyncio.to_thread(self.store.subscriptions_of, chat.id))
+            subscribed = frozenset(
+                await asyncio.to_thread(self.store.subscriptions.topics, chat.id)
+            )
             markup = _markup(subscriptions.keyboard(self.topics, subscribed))
             try:
                 await self.api.bot.edit_message_reply_markup(
@@ -376,11 +378,13 @@ class TelegramCommands:
         now = self.clock()
         if outcome.subscribe:
             await asyncio.to_thread(
-                self.store.subscribe, chat_id, outcome.subscribe, now, kind, title
+                self.store.subscriptions.subscribe, chat_id, outcome.subscribe, now, kind, title
             )
             log.info("chat %s subscribed to %s", chat_id, ", ".join(outcome.subscribe))
         if outcome.unsubscribe:
-            await asyncio.to_thread(self.store.unsubscribe, chat_id, outcome.unsubscribe)
+            await asyncio.to_thread(
+                self.store.subscriptions.unsubscribe, chat_id, outcome.unsubscribe
+            )
             log.info("chat %s unsubscribed from %s", chat_id, ", ".join(outcome.unsubscribe))
 
     async def _reply(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
@@ -404,4 +408,4 @@ class TelegramCommands:
                 link_preview_options=NO_PREVIEW,
             )
         except Forbidden:
-            await asyncio.to_thread(self.store.forget_chat, chat_id)
+            await asyncio.to_thread(self.store.subscriptions.forget, chat_id)

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from itertools import chain
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
-from bot.errors import ConfigError, Problem, RadarError
+from bot.errors import ConfigError, Problem
+from bot.rules.coverage import never_matches, subsumed
 from bot.rules.engine import Term, compile_pattern, compile_phrase
-from bot.rules.lexicon import Lexicon
 from bot.rules.ruleset import (
     Actor,
     ActorNode,
@@ -38,25 +35,30 @@ from bot.rules.schema import (
     ID_PATTERN,
     RULE_KEYS,
     ActorsEntry,
-    ActorsFile,
     AnyOfTerms,
     ConceptsEntry,
-    ConceptsFile,
     Group,
     NearEntry,
     RuleFile,
+)
+from bot.rules.vocabulary import (
+    Concepts,
+    build_lexicon,
+    is_short_code,
+    load_actors,
+    read_concepts,
+    read_languages,
 )
 from bot.text import tokenize
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
 MAX_PHRASE_WORDS = 30
 MAX_SHOWN_CHARS = 80  # of a phrase quoted in a problem
-# Phrase alignments the coverage check may try per group before it stops with a warning.
-MAX_COVER_COMPARISONS = 2_000_000
 NOT_RULES = frozenset(
-    {"feeds.yaml", "feeds.yml", "actors.yaml", "actors.yml", "concepts.yaml", "concepts.yml"}
+    f"{name}.{ext}"
+    for name in ("feeds", "actors", "concepts", "languages")
+    for ext in ("yaml", "yml")
 )
-COUNTRY_KINDS = frozenset({"country", "region"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +75,6 @@ def rule_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
         for p in (*folder.glob("*.yaml"), *folder.glob("*.yml"))
         if p.name not in NOT_RULES and p.resolve() not in excluded and p.is_file()
     )
-
-
-def _is_short_code(alias: str) -> bool:
-    """Short upper-case aliases ("BIS", "UN", "G7") match only as written."""
-    compact = alias.replace(" ", "").replace(".", "")
-    return compact.isascii() and compact.isupper() and len(compact) <= 5
 
 
 def _shown(text: str) -> str:
@@ -124,7 +120,7 @@ class _Compiler:
                     if index
                     else ("actors", actor.id, "name")
                 )
-                case_sensitive = _is_short_code(alias)
+                case_sensitive = is_short_code(alias)
                 try:
                     parts = (
                         _bounded(tuple((t, False) for t in tokenize(alias).cased))
@@ -205,7 +201,7 @@ class _Compiler:
         ids: list[int] = []
         doc = self.concepts.doc
         for index, form in enumerate(self.concepts.forms[concept]):
-            case_sensitive = _is_short_code(form)
+            case_sensitive = is_short_code(form)
             try:
                 parts, lead = (
                     (tuple((t, False) for t in tokenize(form).cased), False)
@@ -318,198 +314,13 @@ class _Compiler:
         return NearNode(tuple(elements), entry.within, terms)
 
 
-Parts = tuple[tuple[str, bool], ...]
-
-
-def _part_covers(x: tuple[str, bool], y: tuple[str, bool]) -> bool:
-    """Whether every word that part `y` matches is matched by part `x`."""
-    if x[1]:
-        return y[0].startswith(x[0])
-    return not y[1] and x[0] == y[0]
-
-
-class CoverageBudgetExceeded(RadarError):
-    """The coverage check of one group compared more phrases than `MAX_COVER_COMPARISONS`."""
-
-
-class PhraseCoverage:
-    """Which phrases of a group cover another (every text the other matches contains them),
-    without comparing every pair.
-
-    Each phrase is filed under one anchor: its rarest whole word, or its first word prefix
-    when it has no whole word. A phrase can only cover one in which its anchor occurs, so a
-    query looks up the query's words (and each of their prefixes) and checks only the phrases
-    filed there, aligned at that word. `comparisons` counts the alignments checked.
-    """
-
-    def __init__(self, phrases: Sequence[Parts], budget: int = MAX_COVER_COMPARISONS) -> None:
-        self.phrases = phrases
-        self.comparisons = 0
-        self._budget = budget
-        frequency = Counter(w for parts in phrases for w in {w for w, pre in parts if not pre})
-        self._by_word: dict[str, list[tuple[int, int]]] = {}
-        self._by_prefix: dict[str, list[tuple[int, int]]] = {}
-        for index, parts in enumerate(phrases):
-            whole = [(frequency[w], offset) for offset, (w, pre) in enumerate(parts) if not pre]
-            if whole:
-                offset = min(whole)[1]
-                self._by_word.setdefault(parts[offset][0], []).append((index, offset))
-            else:
-                self._by_prefix.setdefault(parts[0][0], []).append((index, 0))
-
-    def covering(self, parts: Parts) -> set[int]:
-        """Indexes of the phrases that cover `parts` (including any equal to it)."""
-        found: set[int] = set()
-        for position, (word, is_prefix) in enumerate(parts):
-            filed = chain(
-                () if is_prefix else self._by_word.get(word, ()),
-                *(self._by_prefix.get(word[:n], ()) for n in range(1, len(word) + 1)),
-            )
-            for index, offset in filed:
-                if index not in found and self._aligned(
-                    self.phrases[index], parts, position - offset
-                ):
-                    found.add(index)
-        return found
-
-    def _aligned(self, cover: Parts, parts: Parts, start: int) -> bool:
-        self.comparisons += 1
-        if self.comparisons > self._budget:
-            raise CoverageBudgetExceeded
-        if start < 0 or start + len(cover) > len(parts):
-            return False
-        return all(_part_covers(c, parts[start + i]) for i, c in enumerate(cover))
-
-
-def _phrase_parts(compiler: _Compiler, node: Node) -> Parts | None:
-    return compiler.terms[node.term].parts if isinstance(node, PhraseNode) else None
-
-
-def _never_matches(compiler: _Compiler, group: GroupNode) -> tuple[Location, str] | None:
-    """Where and why a group can never hold: a required phrase excluded by its own `none`.
-
-    None too when its phrases are too many and too alike to tell within the comparison budget.
-    """
-    banned = [p for n in group.none if (p := _phrase_parts(compiler, n)) is not None]
-    if not banned:
-        return None
-    coverage = PhraseCoverage(banned)
-
-    def excluded(node: Node) -> bool:
-        parts = _phrase_parts(compiler, node)
-        return parts is not None and bool(coverage.covering(parts))
-
-    try:
-        for index, node in enumerate(group.all):
-            if isinstance(node, PhraseNode) and excluded(node):
-                return (
-                    ("all", index),
-                    f"required phrase {node.display!r} is excluded by its own 'none'",
-                )
-        if group.any and all(excluded(n) for n in group.any):
-            return ("any",), "every phrase of 'any' is excluded by its own 'none'"
-    except CoverageBudgetExceeded:
-        return None
-    return None
-
-
-def _subsumed(compiler: _Compiler, group: GroupNode, doc: YamlDoc, loc: Location) -> list[Problem]:
-    """Warnings for phrases of an `any` that another phrase of it already covers."""
-    warnings: list[Problem] = []
-    nodes = [(i, n) for i, n in enumerate(group.any) if isinstance(n, PhraseNode)]
-    coverage = PhraseCoverage([compiler.terms[n.term].parts for _, n in nodes])
-    try:
-        for i, node in nodes:
-            others = [
-                j
-                for j in coverage.covering(compiler.terms[node.term].parts)
-                if nodes[j][1].term != node.term
-            ]
-            if others:
-                other = nodes[min(others)][1]
-                warnings.append(
-                    doc.problem(
-                        (*loc, "any", i),
-                        f"phrase {node.display!r} is already covered by {other.display!r}",
-                        "warning",
-                    )
-                )
-    except CoverageBudgetExceeded:
-        warnings.append(
-            doc.problem(
-                (*loc, "any"),
-                f"too many similar phrases to check which ones others cover "
-                f"(stopped after {MAX_COVER_COMPARISONS:,} comparisons)",
-                "warning",
-            )
-        )
-    for name in ("all", "any", "none"):
-        for index, child in enumerate(getattr(group, name)):
-            if isinstance(child, GroupNode):
-                warnings.extend(_subsumed(compiler, child, doc, (*loc, name, index)))
-    return warnings
-
-
-def _load_actors(path: Path) -> tuple[dict[str, Actor], YamlDoc | None]:
-    if not path.exists():
-        return {}, None
-    doc = load_yaml(path)
-    try:
-        parsed = ActorsFile.model_validate(doc.data if doc.data is not None else {"actors": {}})
-    except pydantic.ValidationError as exc:
-        raise ConfigError(
-            validation_problems(doc, exc, known=frozenset({"actors", "name", "aliases", "kind"}))
-        ) from exc
-    actors = {
-        actor_id: Actor(actor_id, d.name, tuple(d.aliases), d.kind)
-        for actor_id, d in parsed.actors.items()
-    }
-    return actors, doc
-
-
-@dataclass(frozen=True, slots=True)
-class Concepts:
-    """`concepts.yaml` as read: forms by concept, and the document (for problems' lines)."""
-
-    forms: dict[str, tuple[str, ...]]
-    doc: YamlDoc | None
-    broad: frozenset[str] = frozenset()
-    actors: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    kinds: dict[str, frozenset[str]] = field(default_factory=dict)
-
-
-def _read_concepts(path: Path) -> Concepts:
-    if not path.exists():
-        return Concepts({}, None)
-    doc = load_yaml(path)
-    try:
-        parsed = ConceptsFile.model_validate(doc.data if doc.data is not None else {"concepts": {}})
-    except pydantic.ValidationError as exc:
-        raise ConfigError(
-            validation_problems(doc, exc, known=frozenset({"concepts", "forms", "broad", "actors"}))
-        ) from exc
-    return Concepts(
-        {c: tuple(d.forms) for c, d in parsed.concepts.items()},
-        doc,
-        frozenset(c for c, d in parsed.concepts.items() if d.broad),
-        {c: tuple(d.actors) for c, d in parsed.concepts.items() if d.actors},
-        {c: frozenset(d.kinds) for c, d in parsed.concepts.items() if d.kinds},
-    )
-
-
-def _lexicon(concepts: Concepts, actors: dict[str, Actor], terms: Sequence[Term]) -> Lexicon:
-    """The merging lexicon: the concepts' compiled forms; a concept named after a country
-    actor extends that actor."""
-    countries = {c for c in concepts.forms if actors.get(c) and actors[c].kind in COUNTRY_KINDS}
-    return Lexicon(terms, concepts.broad, frozenset(countries))
-
-
 def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
     """Load and compile the rules folder; raise ConfigError with every error found."""
     if not folder.is_dir():
         raise ConfigError([Problem(folder, None, "rules folder does not exist")])
-    actors, actors_doc = _load_actors(folder / "actors.yaml")
-    concepts = _read_concepts(folder / "concepts.yaml")
+    actors, actors_doc = load_actors(folder / "actors.yaml")
+    concepts = read_concepts(folder / "concepts.yaml", actors)
+    wording = read_languages(folder / "languages.yaml")
     compiler = _Compiler(actors, concepts)
     compiler.add_actor_terms(actors_doc)
     for concept in concepts.forms:
@@ -556,11 +367,11 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         group = compiler.group(parsed.match, doc, ("match",))
         if group is None or len(compiler.problems) > before:
             continue
-        if (never := _never_matches(compiler, group)) is not None:
+        if (never := never_matches(compiler.terms, group)) is not None:
             where, why = never
             compiler.problems.append(doc.problem(("match", *where), f"rule can never match: {why}"))
             continue
-        warnings.extend(_subsumed(compiler, group, doc, ("match",)))
+        warnings.extend(subsumed(compiler.terms, group, doc, ("match",)))
         if not any(True for _ in positive_leaves(group)):
             compiler.problems.append(doc.problem(("match",), "rule has nothing to find"))
             continue
@@ -590,7 +401,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         actors,
         tuple(compiler.terms),
         compiler.actor_terms,
-        _lexicon(concepts, actors, compiler.terms),
+        build_lexicon(concepts, actors, compiler.terms, compiler.actor_terms, wording),
     )
     return LoadedRules(ruleset, tuple(warnings))
 

@@ -20,6 +20,8 @@ class Actor:
     name: str
     aliases: tuple[str, ...] = ()
     kind: str | None = None
+    country: str | None = None  # for an agency: the country it acts for
+    part_of: str | None = None  # a wider actor: naming this one names that one too
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +339,11 @@ class RuleSet:
             ctx = _Context(found, rule.fields)
             if _holds(rule.match, ctx):
                 matches.append(RuleMatch(rule.id, self._hits(_positive(rule.match, ctx))))
-        return ItemMatches(rules=tuple(matches), actors=self._actors_in(found))
+        return ItemMatches(
+            rules=tuple(matches),
+            actors=self._actors_in(found, ("title", "summary")),
+            title_actors=self._actors_in(found, ("title",)),
+        )
 
     def explain(self, item: Item) -> list[Verdict]:
         found = self.scan(item)
@@ -349,13 +355,18 @@ class RuleSet:
             verdicts.append(Verdict(rule, reason is None, hits, reason))
         return verdicts
 
-    def _actors_in(self, found: Found) -> frozenset[str]:
-        return frozenset(
+    def _actors_in(self, found: Found, fields: tuple[str, ...]) -> frozenset[str]:
+        """Actors named in these fields, with the wider actors they are part of."""
+        named = {
             term.actor
             for term_id in found
             if (term := self.terms[term_id]).actor is not None
-            and any(o.field in ("title", "summary") for o in found[term_id])
-        )
+            and any(o.field in fields for o in found[term_id])
+        }
+        for actor in list(named):
+            while (actor := self.actors[actor].part_of) is not None and actor not in named:
+                named.add(actor)
+        return frozenset(named)
 
     def _hits(self, occurrences: Iterable[Occurrence]) -> tuple[Hit, ...]:
         seen: dict[tuple[str, str, str], Hit] = {}

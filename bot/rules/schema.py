@@ -12,6 +12,7 @@ FIELDS = ("title", "summary", "content", "author", "categories", "link", "outlet
 DEFAULT_FIELDS = ("title", "summary")
 DEFAULT_WITHIN = 8
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+FACET_PATTERN = r"^[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_-]*$"
 # Union tags pydantic adds to error locations; they are not keys of the file.
 ENTRY_TAGS = frozenset({"phrase", "group", "actor-list", "concept-list", "proximity"})
 
@@ -161,6 +162,12 @@ class ActorDef(BaseModel):
     name: str = Field(min_length=1)
     aliases: list[str] = []
     kind: ActorKind | None = Field(None, description="What the actor is; merging weighs by kind")
+    country: str | None = Field(
+        None, description="The country an agency acts for (its headline is that country's)"
+    )
+    part_of: str | None = Field(
+        None, description="A wider actor it is part of (terbium: rare-earths); naming it names both"
+    )
 
 
 class ActorsFile(BaseModel):
@@ -186,6 +193,22 @@ class ConceptDef(BaseModel):
     kinds: list[ActorKind] = Field(
         [], description="Every actor of these kinds counts as this concept for the rules"
     )
+    facets: list[Annotated[str, Field(pattern=FACET_PATTERN)]] = Field(
+        [],
+        description="`facet:value`: two headlines naming different values of one facet tell "
+        "different stories (goods:tools against goods:materials)",
+    )
+    country: str | None = Field(
+        None, description="The country this concept names (a country id of actors.yaml)"
+    )
+    destination: bool = Field(
+        False, description="Names the country as a destination or target, not as the actor"
+    )
+    restriction: bool = Field(
+        False,
+        description="Names a restriction: only a headline naming one can impose or lift (the "
+        "direction facet)",
+    )
 
 
 class ConceptsFile(BaseModel):
@@ -193,6 +216,21 @@ class ConceptsFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     concepts: dict[Annotated[str, Field(pattern=ID_PATTERN)], ConceptDef]
+
+
+class LanguageDef(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    stopwords: list[str] = []
+    numbers: dict[str, int] = {}
+    months: dict[str, Annotated[int, Field(ge=1, le=12)]] = {}
+    title_prefixes: list[str] = Field([], alias="title-prefixes")
+
+
+class LanguagesFile(BaseModel):
+    """`languages.yaml`: per language, the words merging needs to read headlines."""
+
+    model_config = ConfigDict(extra="forbid")
+    languages: dict[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")], LanguageDef]
 
 
 RULE_KEYS = frozenset(

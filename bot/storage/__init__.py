@@ -1,0 +1,25 @@
+"""Storage: the one package that talks to the database (SQLAlchemy Core; SQLite or PostgreSQL).
+
+Every stage reads and writes through a `Store` and its domain repositories; nothing outside
+this package imports SQLAlchemy or names a table.
+
+    schema.py      the tables                     engine.py   connections, locks, faults
+    records.py     the records returned           store.py    Store and Transaction
+    feeds.py  items.py  stories.py  outbox.py (alerts and deliveries)  instances.py
+    subscriptions.py (chats, topics and meta)     migrations/ Alembic: runner, env, versions
+"""
+
+from bot.storage.migrations import Migrations, SchemaChange
+from bot.storage.records import AlertRecord, Delivery, StoredItem, StoryRecord
+from bot.storage.store import Store, Transaction
+
+__all__ = [
+    "AlertRecord",
+    "Delivery",
+    "Migrations",
+    "SchemaChange",
+    "Store",
+    "StoredItem",
+    "StoryRecord",
+    "Transaction",
+]

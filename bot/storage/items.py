@@ -1,0 +1,115 @@
+"""Items: everything polled, kept as the archive that backtests replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.models import Item
+from bot.storage import records
+from bot.storage.engine import Repository, chunks, inserted_id
+from bot.storage.records import StoredItem
+from bot.storage.schema import items
+from bot.types import ItemVerdict
+
+
+class Items(Repository):
+    def known(
+        self, feed_url: str, guids: Sequence[str], links: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        """Of these GUIDs and canonical links, the ones already stored.
+
+        A GUID is per feed, unless it is a URL or URN, which is unique everywhere.
+        """
+        known_guids: set[str] = set()
+        known_links: set[str] = set()
+        with self._db.read() as conn:
+            for chunk in chunks(guids):
+                known_guids.update(
+                    conn.scalars(
+                        sa.select(items.c.guid).where(
+                            items.c.feed_url == feed_url, items.c.guid.in_(chunk)
+                        )
+                    )
+                )
+                global_ids = [g for g in chunk if ":" in g]
+                if global_ids:
+                    known_guids.update(
+                        conn.scalars(sa.select(items.c.guid).where(items.c.guid.in_(global_ids)))
+                    )
+            for chunk in chunks(links):
+                known_links.update(
+                    conn.scalars(
+                        sa.select(items.c.canonical_link).where(items.c.canonical_link.in_(chunk))
+                    )
+                )
+        return known_guids, known_links
+
+    def add(
+        self,
+        item: Item,
+        *,
+        effective: float,
+        first_seen: float,
+        verdict: ItemVerdict,
+        features: dict[str, Any] | None = None,
+    ) -> int:
+        with self._db.write() as conn:
+            result = conn.execute(
+                items.insert().values(
+                    feed_url=item.feed_url,
+                    guid=item.guid,
+                    link=item.link,
+                    canonical_link=item.canonical_link,
+                    title=item.title,
+                    summary=item.summary,
+                    content=item.content,
+                    author=item.author,
+                    categories=list(item.categories),
+                    outlet=item.outlet,
+                    language=item.language,
+                    published=item.published,
+                    effective=effective,
+                    first_seen=first_seen,
+                    verdict=verdict.value,
+                    features=features,
+                )
+            )
+            return inserted_id(result)
+
+    def set_story(self, item_id: int, story_id: int, merge: dict[str, Any] | None) -> None:
+        """File an item under its story, with the evidence of the merge."""
+        with self._db.write() as conn:
+            conn.execute(
+                items.update().where(items.c.id == item_id).values(story_id=story_id, merge=merge)
+            )
+
+    def get(self, item_id: int) -> StoredItem | None:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(items).where(items.c.id == item_id)).first()
+            return records.stored_item(row) if row else None
+
+    def iterate(
+        self, since: float | None = None, verdict: ItemVerdict | None = None, batch: int = 1000
+    ) -> Iterator[StoredItem]:
+        """Stored items in order of arrival (the archive), read in batches."""
+        last = 0
+        while True:
+            query = sa.select(items).where(items.c.id > last).order_by(items.c.id).limit(batch)
+            if since is not None:
+                query = query.where(items.c.effective >= since)
+            if verdict is not None:
+                query = query.where(items.c.verdict == verdict.value)
+            with self._db.read() as conn:
+                rows = list(conn.execute(query))
+            if not rows:
+                return
+            for row in rows:
+                yield records.stored_item(row)
+            last = rows[-1].id
+
+    def count(self) -> int:
+        with self._db.read() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(items)) or 0)

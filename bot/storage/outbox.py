@@ -1,0 +1,257 @@
+"""Alerts and the outbox: every alert is written with one row per destination before any
+send; rows are leased while in flight and record how their send ended."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.storage import records
+from bot.storage.engine import Repository, chunks, inserted_id
+from bot.storage.records import AlertRecord, Delivery, Matches
+from bot.storage.schema import alerts, outbox
+from bot.types import AlertKind, DeliveryStatus
+
+PENDING, SENT, FAILED = DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED
+
+
+class Alerts(Repository):
+    def create(
+        self,
+        *,
+        story_id: int,
+        item_id: int,
+        kind: AlertKind,
+        rules: Sequence[str],
+        matches: Matches,
+        destinations: Sequence[tuple[str, int | None]],
+        now: float,
+    ) -> int:
+        """An alert and its outbox rows (destination, parent row to reply to)."""
+        with self._db.write() as conn:
+            alert_id = inserted_id(
+                conn.execute(
+                    alerts.insert().values(
+                        story_id=story_id,
+                        item_id=item_id,
+                        kind=kind.value,
+                        rules=list(rules),
+                        matches=matches,
+                        created=now,
+                    )
+                )
+            )
+            if destinations:
+                conn.execute(
+                    outbox.insert(),
+                    [
+                        {
+                            "alert_id": alert_id,
+                            "destination": destination,
+                            "parent_id": parent,
+                            "status": PENDING.value,
+                            "attempts": 0,
+                            "next_attempt": now,
+                            "created": now,
+                        }
+                        for destination, parent in destinations
+                    ],
+                )
+        return alert_id
+
+    def get(self, alert_id: int) -> AlertRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).first()
+            return records.alert(row) if row else None
+
+    def for_items(self, item_ids: Sequence[int]) -> dict[int, list[AlertRecord]]:
+        found: dict[int, list[AlertRecord]] = {}
+        with self._db.read() as conn:
+            for chunk in chunks(item_ids):
+                for row in conn.execute(sa.select(alerts).where(alerts.c.item_id.in_(chunk))):
+                    found.setdefault(row.item_id, []).append(records.alert(row))
+        return found
+
+    def iterate(self, batch: int = 1000) -> Iterator[AlertRecord]:
+        """Every alert, oldest first, read in batches."""
+        last = 0
+        while True:
+            query = sa.select(alerts).where(alerts.c.id > last).order_by(alerts.c.id).limit(batch)
+            with self._db.read() as conn:
+                rows = list(conn.execute(query))
+            if not rows:
+                return
+            yield from (records.alert(row) for row in rows)
+            last = rows[-1].id
+
+    def story_roots(self, story_id: int) -> dict[str, int]:
+        """For each destination, the outbox row that opened the story there (for threading)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.destination, sa.func.min(outbox.c.id))
+                .join(alerts, alerts.c.id == outbox.c.alert_id)
+                .where(alerts.c.story_id == story_id, alerts.c.kind == AlertKind.ALERT.value)
+                .group_by(outbox.c.destination)
+            )
+            return {destination: int(first) for destination, first in rows}
+
+    def count(self) -> int:
+        with self._db.read() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(alerts)) or 0)
+
+
+def _free(now: float) -> sa.ColumnElement[bool]:
+    return sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now)
+
+
+class Outbox(Repository):
+    def due(self, now: float, *, limit: int = 500) -> list[Delivery]:
+        """The oldest pending row of each destination, when it is due and not in flight."""
+        heads = (
+            sa.select(sa.func.min(outbox.c.id))
+            .where(outbox.c.status == PENDING.value)
+            .group_by(outbox.c.destination)
+        )
+        query = (
+            sa.select(outbox)
+            .where(
+                outbox.c.id.in_(heads.scalar_subquery()),
+                outbox.c.next_attempt <= now,
+                _free(now),
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [records.delivery(r) for r in conn.execute(query)]
+
+    def next_due(self, destination: str, now: float) -> Delivery | None:
+        """The oldest pending row of one destination, if it is due and not in flight."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(outbox)
+                .where(outbox.c.destination == destination, outbox.c.status == PENDING.value)
+                .order_by(outbox.c.id)
+                .limit(1)
+            ).first()
+        if (
+            row is None
+            or row.next_attempt > now
+            or (row.lease_until is not None and row.lease_until >= now)
+        ):
+            return None
+        return records.delivery(row)
+
+    def claim(self, delivery_id: int, owner: str, now: float, ttl: float) -> bool:
+        """Lease a pending row for `ttl` seconds; False when another owner has it."""
+        with self._db.write() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(outbox.c.id == delivery_id, outbox.c.status == PENDING.value, _free(now))
+                .values(lease_owner=owner, lease_until=now + ttl, attempts=outbox.c.attempts + 1)
+            )
+            return done.rowcount == 1
+
+    def finish(
+        self,
+        delivery_id: int,
+        *,
+        status: DeliveryStatus,
+        now: float,
+        ref: str | None = None,
+        error: str | None = None,
+        retry_at: float | None = None,
+    ) -> None:
+        """Record a send: sent (with its ref), failed (for good) or pending (to retry)."""
+        values: dict[str, Any] = {
+            "status": status.value,
+            "lease_owner": None,
+            "lease_until": None,
+            "error": error,
+        }
+        if status == SENT:
+            values.update(ref=ref, sent=now)
+        if retry_at is not None:
+            values["next_attempt"] = retry_at
+        with self._db.write() as conn:
+            conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(**values))
+
+    def get(self, delivery_id: int) -> Delivery | None:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first()
+            return records.delivery(row) if row else None
+
+    def last_sent(self, destination: str) -> float | None:
+        """When the last message to a destination went out (by any instance)."""
+        with self._db.read() as conn:
+            return conn.scalar(
+                sa.select(outbox.c.sent)
+                .where(outbox.c.status == SENT.value, outbox.c.destination == destination)
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+
+    def reroute(self, old: str, new: str) -> None:
+        """A destination has a new address: its pending rows follow it."""
+        with self._db.write() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.destination == old, outbox.c.status == PENDING.value)
+                .values(destination=new)
+            )
+
+    def drop_pending(self, destination: str, reason: str) -> int:
+        """Mark a destination's pending rows failed (it will never take them)."""
+        with self._db.write() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(outbox.c.destination == destination, outbox.c.status == PENDING.value)
+                .values(status=FAILED.value, error=reason, lease_owner=None, lease_until=None)
+            )
+            return done.rowcount
+
+    def counts(self) -> dict[tuple[str, DeliveryStatus], int]:
+        """Rows by (destination kind, status)."""
+        counts: dict[tuple[str, DeliveryStatus], int] = {}
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.destination, outbox.c.status, sa.func.count()).group_by(
+                    outbox.c.destination, outbox.c.status
+                )
+            )
+            for destination, status, count in rows:
+                key = (destination.split(":", 1)[0], DeliveryStatus(status))
+                counts[key] = counts.get(key, 0) + count
+        return counts
+
+    def with_status(self, status: DeliveryStatus) -> list[Delivery]:
+        """Every row in one state, oldest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(outbox).where(outbox.c.status == status.value).order_by(outbox.c.id)
+            )
+            return [records.delivery(r) for r in rows]
+
+    def failed(self, *, limit: int) -> list[Delivery]:
+        """The latest rows that failed for good, newest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(outbox)
+                .where(outbox.c.status == FAILED.value)
+                .order_by(outbox.c.id.desc())
+                .limit(limit)
+            )
+            return [records.delivery(r) for r in rows]
+
+    def retrying(self, *, limit: int) -> list[Delivery]:
+        """Pending rows whose last send failed and will be retried, oldest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(outbox)
+                .where(outbox.c.status == PENDING.value, outbox.c.error.is_not(None))
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            return [records.delivery(r) for r in rows]

@@ -1,0 +1,27 @@
+"""Typed values that cross modules and are stored as strings (the values are the stored text,
+so databases written by earlier versions stay valid)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ItemVerdict(StrEnum):
+    """What becomes of a polled item: seen already, recorded without alerting, or new."""
+
+    SEEN = "seen"
+    RECORD = "record"  # new, but stored without alerting (baseline or too old)
+    NEW = "new"
+
+
+class AlertKind(StrEnum):
+    ALERT = "alert"  # opens a story, or a rule the story had not matched
+    FOLLOWUP = "followup"  # another outlet's item joining a story, posted in its thread
+
+
+class DeliveryStatus(StrEnum):
+    """An outbox row's state: waiting (or retrying), delivered, or failed for good."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
