@@ -27,6 +27,7 @@ INERT_AT = "\uff20"
 SLACK_BROADCASTS = ("channel", "here", "everyone")
 _SLACK_BROADCAST = re.compile(rf"@(?=(?:{'|'.join(SLACK_BROADCASTS)})\b)", re.I)
 _TELEGRAM_MENTION = re.compile(r"(?<![\w@])@(?=[A-Za-z0-9_]{5,32}(?![\w]))")
+_TAG = re.compile(r"<[^<>]+>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,3 +249,41 @@ def telegram_html(view: AlertView) -> str:
             break
         message = build(_shorten(view.title, title_limit), rule_limit)
     return message
+
+
+def telegram_parts(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """An HTML reply as messages of at most `limit` characters, split between lines (a reply
+    never opens a tag on one line and closes it on another). A line too long for a message is
+    sent as plain text, in pieces: nothing is dropped."""
+    parts: list[str] = []
+    current: str | None = None
+    for line in text.split("\n"):
+        for piece in [line] if len(line) <= limit else _plain_pieces(line, limit):
+            joined = piece if current is None else f"{current}\n{piece}"
+            if len(joined) <= limit:
+                current = joined
+            else:
+                if current is not None:
+                    parts.append(current)
+                current = piece
+    if current is not None and current.strip():
+        parts.append(current)
+    return parts
+
+
+def _plain_pieces(line: str, limit: int) -> list[str]:
+    """A line of HTML without its tags, escaped again, cut between characters (never inside
+    an entity) into pieces of at most `limit` characters."""
+    pieces: list[str] = []
+    piece: list[str] = []
+    size = 0
+    for char in html.unescape(_TAG.sub("", line)):
+        escaped = html.escape(char, quote=False)
+        if size + len(escaped) > limit:
+            pieces.append("".join(piece))
+            piece, size = [], 0
+        piece.append(escaped)
+        size += len(escaped)
+    if piece:
+        pieces.append("".join(piece))
+    return pieces
