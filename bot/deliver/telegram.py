@@ -61,6 +61,7 @@ GROUP_SPACING = 3.05  # 20 a minute
 POLL_TIMEOUT = 25
 OFFSET_KEY = "telegram_update_offset"
 REFUSED_KEY = "telegram_refused"  # meta: when each chat Radar does not serve was last refused
+REFUSALS_KEY = "telegram-refusals"  # the rate limit all refusals share
 REFUSAL_PERIOD = 86400.0  # a chat Radar does not serve is refused at most once a day
 REFUSAL_SPACING = 3.0  # and refusals, all chats together, go out at most every 3 s
 MAX_REFUSED = 10_000  # refusals remembered (the oldest are forgotten first)
@@ -283,6 +284,7 @@ class Replies:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._refusals: deque[Reply] = deque(maxlen=REFUSALS_QUEUED)
         self._refusing: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()  # refusals booked, being sent
         self._refused: dict[int, float] | None = None
         self._slots = asyncio.Semaphore(REPLY_CONCURRENCY)
         self.dropped = 0  # replies not sent (flood waits, full queues, time up): logged
@@ -302,13 +304,19 @@ class Replies:
             task.add_done_callback(self._done)
 
     async def drain(self) -> None:
-        """Wait until every queued answer is sent or dropped (refusals are not waited for)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        """Wait until every queued answer, and every refusal already booked, is sent or
+        dropped (refusals still waiting for room are not waited for)."""
+        while self._tasks or self._sending:
+            tasks = [*self._tasks.values(), *self._sending]
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def abandon(self) -> None:
         """Stop sending: replies not yet sent are dropped (a late answer helps no one)."""
-        tasks = [*self._tasks.values(), *([self._refusing] if self._refusing else [])]
+        tasks = [
+            *self._tasks.values(),
+            *self._sending,
+            *([self._refusing] if self._refusing else []),
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -341,8 +349,21 @@ class Replies:
         await self.api.wait_turn(chat_id)
         return True
 
+    async def prepare(self) -> None:
+        """Read which chats were refused lately (once, before the first update is handled)."""
+        if self._refused is None:
+            self._refused = await asyncio.to_thread(self._load_refused)
+
     def _refuse(self, reply: Reply) -> None:
-        if self._refused is not None and self._recently_refused(reply.chat_id):
+        """Send a refusal now if every limit has room now and none is waiting; else queue
+        it behind the others, to go when there is room (or never)."""
+        if self._recently_refused(reply.chat_id):
+            return
+        if self._refusing is None and self._book_refusal(reply.chat_id):
+            task = asyncio.create_task(self._send_refusal(reply), name="refusal")
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._done)
             return
         if len(self._refusals) == self._refusals.maxlen:
             self.dropped += 1
@@ -352,37 +373,47 @@ class Replies:
             self._refusing.add_done_callback(self._done)
 
     def _recently_refused(self, chat_id: int) -> bool:
-        assert self._refused is not None
+        assert self._refused is not None, "prepare() reads the refusals first"
         last = self._refused.get(chat_id)
         return last is not None and self.clock() - last < REFUSAL_PERIOD
 
+    def _book_refusal(self, chat_id: int) -> bool:
+        """Book a refusal to the chat if every limit has room at this moment, and remember
+        it (so the chat is not refused again for a day)."""
+        assert self._refused is not None
+        if not self.api.try_turn(chat_id, [(REFUSALS_KEY, REFUSAL_SPACING)]):
+            return False
+        self._refused.pop(chat_id, None)
+        self._refused[chat_id] = self.clock()
+        while len(self._refused) > MAX_REFUSED:
+            del self._refused[next(iter(self._refused))]
+        return True
+
+    async def _send_refusal(self, reply: Reply) -> None:
+        await asyncio.to_thread(self._save_refused)
+        await self._send(reply, True)
+
     async def _serve_refusals(self) -> None:
+        """The queued refusals, one at a time, each when there is room: waiting books
+        nothing, so it never delays another message."""
         try:
-            if self._refused is None:
-                self._refused = await asyncio.to_thread(self._load_refused)
             while self._refusals:
                 reply = self._refusals.popleft()
                 if self._recently_refused(reply.chat_id):
                     continue
-                if not await self._refusal_turn(reply.chat_id):
+                if await self._refusal_turn(reply.chat_id):
+                    await self._send_refusal(reply)
+                else:
                     self.dropped += 1
-                    continue
-                self._refused.pop(reply.chat_id, None)
-                self._refused[reply.chat_id] = self.clock()
-                while len(self._refused) > MAX_REFUSED:
-                    del self._refused[next(iter(self._refused))]
-                await asyncio.to_thread(self._save_refused)
-                await self._send(reply, True)
         finally:
             self._refusing = None
 
     async def _refusal_turn(self, chat_id: int) -> bool:
         """Wait, booking nothing, until every limit has room at once; then book it. False
         when that takes longer than `MAX_REPLY_WAIT`."""
-        extra = [("telegram-refusals", REFUSAL_SPACING)]
         waited = 0.0
-        while not self.api.try_turn(chat_id, extra):
-            wait = max(self.api.free_in(chat_id, extra), LATE)
+        while not self._book_refusal(chat_id):
+            wait = max(self.api.free_in(chat_id, [(REFUSALS_KEY, REFUSAL_SPACING)]), LATE)
             if self.api.held(chat_id) > 0 or waited + wait > MAX_REPLY_WAIT:
                 return False
             await asyncio.sleep(wait)
@@ -542,6 +573,7 @@ class TelegramCommands:
             timeout=timeout,
             allowed_updates=["message", "callback_query", "my_chat_member"],
         )
+        await self.replies.prepare()
         done = offset
         try:
             for update in updates:
