@@ -516,8 +516,8 @@ class TelegramCommands:
                 await self.replies.drain()
         except TimeoutError:
             log.warning(
-                "Telegram commands took more than %gs (TELEGRAM_COMMANDS_TIMEOUT): "
-                "the rest wait for the next run",
+                "Telegram commands took more than %gs (TELEGRAM_COMMANDS_TIMEOUT): updates "
+                "not read yet wait for the next run, replies not sent are dropped",
                 limit,
             )
         except TelegramError as exc:
