@@ -12,11 +12,9 @@ topic) or only the rest (`tune`).
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
 
-from bot.models import Item
-from bot.replay import Labelled, read_labelled, select_part
+from bot.replay import evaluate_rules, read_labelled, select_part
 from bot.rules import load_rules
 
 
@@ -31,36 +29,20 @@ def main() -> None:
     args = parser.parse_args()
     ruleset = load_rules(args.rules).ruleset
     rows = select_part(read_labelled(args.data), args.part)
-    topics = sorted({r.topic for r in rows if r.topic != "negative"})
-    hits: dict[str, list[tuple[Labelled, bool]]] = defaultdict(list)
-    for row in rows:
-        item = Item(feed_url="", guid=row.url, title=row.title, summary=row.summary)
-        matched = set(ruleset.match(item).rule_ids)
-        for topic in topics:
-            hits[topic].append((row, topic.replace("_", "-") in matched))
-    negatives = {r.event for r in rows if r.topic == "negative"}
-    print(f"{args.data} ({args.part}): {len(rows)} items, {len(negatives)} negative events")
+    figures = evaluate_rules(rows, ruleset)
+    negatives = len({r.event for r in rows if r.topic == "negative"})
+    print(f"{args.data} ({args.part}): {len(rows)} items, {negatives} negative events")
     print(
         f"{'topic':16} {'items P':>8} {'items R':>8} {'events R':>9} {'negative events':>16} {'other-topic events':>19}"
     )
-    for topic in topics:
-        tp = sum(1 for r, m in hits[topic] if m and r.topic == topic)
-        fp = sum(1 for r, m in hits[topic] if m and r.topic != topic)
-        fn = sum(1 for r, m in hits[topic] if not m and r.topic == topic)
-        events = {r.event for r, _ in hits[topic] if r.topic == topic}
-        caught = {r.event for r, m in hits[topic] if m and r.topic == topic}
-        false_events = {r.event for r, m in hits[topic] if m and r.topic == "negative"}
-        crossed = {r.event for r, m in hits[topic] if m and r.topic not in (topic, "negative")}
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 1.0
+    for f in figures:
         print(
-            f"{topic:16} {precision:8.3f} {recall:8.3f} {len(caught):4}/{len(events):<4}"
-            f" {len(false_events):7}/{len(negatives):<8} {len(crossed):19}"
+            f"{f.topic:16} {f.precision:8.3f} {f.recall:8.3f} {f.caught:4}/{f.events:<4}"
+            f" {f.false_events:7}/{f.negative_events:<8} {f.crossed_events:19}"
         )
         if args.verbose:
-            for r, m in hits[topic]:
-                if m != (r.topic == topic):
-                    kind = "MISS " if not m else "FALSE"
+            for kind, rows_ in (("MISS ", f.misses), ("FALSE", f.false_alarms)):
+                for r in rows_:
                     print(f"    {kind} {r.event} {r.language:5} {r.title[:110]}")
 
 

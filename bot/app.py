@@ -6,23 +6,28 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from bot import decide
 from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
-from bot.errors import Problem
+from bot.errors import Problem, StorageError
 from bot.feeds import load_feeds
 from bot.fetch import Fetcher
 from bot.format import plural
-from bot.models import FeedSpec
-from bot.pipeline import Pipeline, PollReport
+from bot.models import FeedSpec, FeedState, FetchResult
+from bot.pipeline import Pipeline, PollReport, Prepared
 from bot.rules import RuleSet, load_rules
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
+
+# Polls finishing within this many seconds of a cycle's start are merged together, in a stable
+# order; slower ones are merged (and their alerts delivered) as each finishes.
+SETTLE = 5.0
 
 
 @dataclass(slots=True)
@@ -78,6 +83,8 @@ class CycleReport:
         ]
         if followups := sum(len(p.followups) for p in self.polls):
             parts.append(plural(followups, "follow-up"))
+        if unrouted := sum(len(p.unrouted) for p in self.polls):
+            parts.append(f"{plural(unrouted, 'alert')} with nowhere to go")
         parts.append(f"{plural(self.delivered.sent, 'message')} delivered")
         if self.delivered.retried:
             parts.append(f"{self.delivered.retried} to retry")
@@ -119,34 +126,75 @@ class Radar:
                 telegram.api, settings, store, config.ruleset, clock=clock
             )
 
-    async def poll_all(self, fetcher: Fetcher) -> list[PollReport]:
+    async def _prepared(
+        self, order: int, spec: FeedSpec, fetcher: Fetcher, state: FeedState | None
+    ) -> Prepared:
+        """Fetch and prepare one feed. Whatever goes wrong with it is that feed's error
+        (recorded and backed off); only the database failing stops the cycle."""
+        stored = state or FeedState(url=spec.url)
+        try:
+            stored, result = await self.pipeline.fetch(spec, fetcher, state)
+            return await asyncio.to_thread(self.pipeline.prepare, spec, stored, result, order)
+        except StorageError:
+            raise
+        except Exception as exc:
+            log.exception("feed %s failed", spec.name or spec.url)
+            failed = FetchResult(spec.url, error=f"unexpected error: {exc!r}")
+            return await asyncio.to_thread(self.pipeline.prepare, spec, stored, failed, order)
+
+    async def poll_all(
+        self,
+        fetcher: Fetcher,
+        committed: Callable[[list[PollReport]], Awaitable[None]] | None = None,
+    ) -> list[PollReport]:
+        """Poll every due feed at once. The polls that finish within `SETTLE` seconds are
+        committed together, in a stable order (so the same input gives the same stories and
+        alerts), then each slower one as it finishes; `committed` runs after each commit."""
         states = await asyncio.to_thread(self.store.feeds.states)
         now = self.clock()
-        due: list[FeedSpec] = []
-        for spec in self.config.feeds:
+        tasks: list[asyncio.Task[Prepared]] = []
+        for order, spec in enumerate(self.config.feeds):
             state = states.get(spec.url)
-            if state is not None and state.gone:
-                continue
-            if state is not None and state.failures and state.next_due and state.next_due > now:
-                continue  # backing off, or the server asked us to wait
-            due.append(spec)
-        return list(
-            await asyncio.gather(*(self.pipeline.poll(s, fetcher, states.get(s.url)) for s in due))
-        )
+            if decide.poll_now(state, now, every_feed=True):
+                tasks.append(asyncio.create_task(self._prepared(order, spec, fetcher, state)))
+        reports: list[PollReport] = []
+        if not tasks:
+            return reports
+        done, pending = await asyncio.wait(tasks, timeout=SETTLE)
+        waves = [sorted((t.result() for t in done), key=lambda p: p.order)]
+        while True:
+            for wave in waves:
+                if wave:
+                    reports += await asyncio.to_thread(self.pipeline.commit, wave)
+                    if committed is not None:
+                        await committed(reports)
+            if not pending:
+                return reports
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            waves = [[t.result()] for t in sorted(done, key=lambda t: t.result().order)]
 
     async def run_once(self) -> CycleReport:
-        """Apply pending Telegram commands, poll every feed once, deliver everything due."""
+        """Apply pending Telegram commands, poll every feed once, deliver everything due:
+        what the first polls brought goes out while slower ones are still running."""
         await asyncio.to_thread(self.outbox.recover)
+        stats: list[DeliveryStats] = []
+
+        async def deliver(_: list[PollReport]) -> None:
+            stats.append(await self.outbox.deliver_due())
+
         async with self.outbox.beating():
             commands = 0
             if self.commands is not None:
                 commands = await self.commands.apply_pending()
             async with Fetcher(self.settings.fetch) as fetcher:
-                polls = await self.poll_all(fetcher)
+                polls = await self.poll_all(fetcher, deliver)
             for report in polls:
                 if report.error:
                     log.warning("feed %s: %s", report.url, report.error)
-            delivered = await self.outbox.deliver_due()
+            stats.append(await self.outbox.deliver_due())
+        delivered = DeliveryStats(
+            sum(s.sent for s in stats), sum(s.retried for s in stats), sum(s.failed for s in stats)
+        )
         return CycleReport(polls, delivered, commands)
 
     async def aclose(self) -> None:

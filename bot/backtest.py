@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.rules import RuleSet
-from bot.storage import Store
+from bot.storage import Store, StoredItem
 from bot.types import ItemVerdict
 
 
@@ -32,7 +32,7 @@ class BacktestResult:
 def compare_archive(store: Store, ruleset: RuleSet, since: float | None = None) -> BacktestResult:
     """Replay every item that was eligible to alert (not baseline, not too old)."""
     result = BacktestResult()
-    batch: list = []
+    batch: list[StoredItem] = []
 
     def flush() -> None:
         recorded = store.alerts.for_items([s.id for s in batch])

@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from bot.errors import FeedParseError
 from bot.models import Item
 from bot.text import clean
 from bot.untrusted import safe_text
@@ -22,10 +23,6 @@ MAX_CONTENT = 20_000
 MAX_NAME = 200  # an author, the source an item claims
 MAX_CATEGORY = 100
 MAX_ITEMS = 1_000
-
-
-class FeedParseError(Exception):
-    """The document is not a feed at all (an HTML page, garbage, an empty body)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +39,7 @@ class ParsedFeed:
 def _time(entry: Mapping[str, Any]) -> float | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         # dict.get: feedparser's own lookup warns about its updated/published fallback.
-        value = dict.get(entry, key)  # type: ignore[arg-type]
+        value = dict.get(entry, key)  # type: ignore[call-overload]
         if value:
             try:
                 return float(calendar.timegm(value))

@@ -1,8 +1,15 @@
-"""One poll of one feed, end to end: fetch → parse → match → merge → alerts in the outbox.
+"""Polls, end to end: fetch → parse → match → merge → alerts in the outbox.
 
 This is the thin shell around the pure decisions (`bot.decide`, `bot.rules`, `bot.merge`,
-`bot.deliver.route`): it does the network and database work they ask for. Alerts are written
-to the outbox in the same transaction as the items they are about, before anything is sent.
+`bot.plan`, `bot.deliver.route`): it does the network and database work they ask for, in three
+steps. `fetch` is network only. `prepare` parses, finds the new items and matches them, reading
+but not writing, so matching never holds the write lock. `commit` stores the items of one or
+several polls and merges them into stories in a stable order (published time, then the feed's
+place in the feeds file, then the item's place in the feed), so the same input always gives the
+same stories, alerts and headlines, whatever order the polls finished in. Alerts are written to
+the outbox in the same transaction as the items they are about, before anything is sent; a
+feed's state (validators, body hash) is saved with its last item, so a crash before then makes
+the next poll read the feed again and lose nothing.
 """
 
 from __future__ import annotations
@@ -16,17 +23,23 @@ from dataclasses import dataclass, field, replace
 
 from bot import decide, merge
 from bot.config import Settings
-from bot.decide import ItemDecision, Verdict
+from bot.decide import ItemDecision
 from bot.deliver.route import destinations
+from bot.errors import FeedParseError
 from bot.feeds import resolve_local
-from bot.fetch import Fetcher, FetchResult, read_local
-from bot.models import FeedSpec, FeedState, ItemMatches
-from bot.parse import FeedParseError, ParsedFeed, parse_feed
+from bot.fetch import Fetcher, read_local
+from bot.models import FeedSpec, FeedState, FetchResult, ItemMatches
+from bot.parse import ParsedFeed, parse_feed
+from bot.plan import plan_alerts
 from bot.rules import Rule, RuleSet
 from bot.storage import Store, Transaction
 from bot.types import AlertKind
+from bot.types import ItemVerdict as Verdict
 
 log = logging.getLogger(__name__)
+
+
+COMMIT_CHUNK = 200  # items per write transaction while committing
 
 
 @dataclass(slots=True)
@@ -41,6 +54,7 @@ class PollReport:
     recorded: int = 0
     alerts: list[int] = field(default_factory=list)
     followups: list[int] = field(default_factory=list)
+    unrouted: list[int] = field(default_factory=list)  # alerts that found no destination
     state: FeedState | None = None
     wire_bytes: int = 0
     seconds: float = 0.0
@@ -53,6 +67,28 @@ def matches_json(matches: ItemMatches) -> dict[str, list[dict[str, str]]]:
         ]
         for m in matches.rules
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A new or recorded item of a poll, matched (outside the write lock) when it may alert."""
+
+    decision: ItemDecision
+    position: int
+    matches: ItemMatches | None = None
+    features: merge.Features | None = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A poll ready to commit: its report, its items, and the feed state to save with them."""
+
+    spec: FeedSpec
+    report: PollReport
+    state: FeedState
+    items: list[Candidate] = field(default_factory=list)
+    order: int = 0  # the feed's place in the feeds file
+    now: float = 0.0
 
 
 class Pipeline:
@@ -73,10 +109,10 @@ class Pipeline:
         self._kinds = {a.id: a.kind for a in ruleset.actors.values()}
         self._with_content = any("content" in r.fields for r in ruleset.rules)
 
-    async def poll(
+    async def fetch(
         self, spec: FeedSpec, fetcher: Fetcher, state: FeedState | None = None
-    ) -> PollReport:
-        """Fetch one feed and ingest what it holds."""
+    ) -> tuple[FeedState, FetchResult]:
+        """The feed's stored state and what fetching it gave."""
         if state is None:
             state = await asyncio.to_thread(self.store.feeds.state, spec.url)
         state = state or FeedState(url=spec.url)
@@ -86,19 +122,31 @@ class Pipeline:
         else:
             source = state.moved_to or spec.url
             result = await fetcher.fetch(source, etag=state.etag, last_modified=state.last_modified)
+        return state, result
+
+    async def poll(
+        self, spec: FeedSpec, fetcher: Fetcher, state: FeedState | None = None
+    ) -> PollReport:
+        """Fetch one feed and commit what it holds."""
+        state, result = await self.fetch(spec, fetcher, state)
         return await asyncio.to_thread(self.ingest, spec, state, result)
 
     def ingest(self, spec: FeedSpec, state: FeedState, result: FetchResult) -> PollReport:
-        """Everything after the fetch: parse (off the event loop), store, match, merge."""
+        """Everything after one fetch: prepare, then commit."""
+        return self.commit([self.prepare(spec, state, result)])[0]
+
+    def prepare(
+        self, spec: FeedSpec, state: FeedState, result: FetchResult, order: int = 0
+    ) -> Prepared:
+        """Parse, find the new items and match them: reads, but writes nothing."""
         now = self.clock()
         plan = decide.after_fetch(spec, state, result, now, self.rng)
         report = PollReport(spec.url, wire_bytes=result.wire_bytes, seconds=result.elapsed)
         if not plan.parse:
             report.status = plan.note or ("error" if plan.state.last_error else "ok")
             report.error = plan.state.last_error
-            self.store.feeds.save(plan.state)
             report.state = plan.state
-            return report
+            return Prepared(spec, report, plan.state, order=order, now=now)
         try:
             parsed = parse_feed(
                 result.body or b"",
@@ -115,9 +163,8 @@ class Pipeline:
                 log.exception("parsing %s failed", spec.url)
                 reason = f"cannot parse the feed: {exc!r}"
             failed = decide.failed_parse(spec, plan, reason, now, self.rng)
-            self.store.feeds.save(failed)
             report.status, report.error, report.state = "error", reason, failed
-            return report
+            return Prepared(spec, report, failed, order=order, now=now)
         final = replace(
             plan.state,
             baselined=True,
@@ -125,26 +172,23 @@ class Pipeline:
             title=parsed.title or state.title,
             last_error=parsed.warning,
         )
-        with self.store.ingest() as tx:
-            self._store_items(tx, spec, state, parsed, now, report)
-            tx.feeds.save(final)
         report.state = final
-        return report
+        report.items = len(parsed.items)
+        candidates = [
+            self._candidate(decision, position)
+            for position, decision in enumerate(self._classify(spec, state, parsed, now))
+            if decision.verdict is not Verdict.SEEN
+        ]
+        return Prepared(spec, report, final, candidates, order, now)
 
-    def _store_items(
-        self,
-        tx: Transaction,
-        spec: FeedSpec,
-        state: FeedState,
-        parsed: ParsedFeed,
-        now: float,
-        report: PollReport,
-    ) -> None:
+    def _classify(
+        self, spec: FeedSpec, state: FeedState, parsed: ParsedFeed, now: float
+    ) -> list[ItemDecision]:
         items = parsed.items
-        known_guids, known_links = tx.items.known(
+        known_guids, known_links = self.store.items.known(
             spec.url, [i.guid for i in items], [i.canonical_link for i in items if i.canonical_link]
         )
-        decisions = decide.classify_items(
+        return decide.classify_items(
             items,
             known_guids=known_guids,
             known_links=known_links,
@@ -152,38 +196,88 @@ class Pipeline:
             max_age=spec.max_age,
             now=now,
         )
-        report.items = len(items)
-        subscribers: Mapping[str, Sequence[int]] | None = None
-        for decision in decisions:
-            if decision.verdict is Verdict.SEEN:
-                continue
-            matches = self.ruleset.match(decision.item) if decision.verdict is Verdict.NEW else None
-            features = (
-                merge.features(
-                    decision.item,
-                    matches.actors,
-                    matches.rule_ids,
-                    self.ruleset.lexicon,
-                    title_actors=matches.title_actors,
-                )
-                if matches and matches.rules
-                else None
+
+    def _candidate(self, decision: ItemDecision, position: int) -> Candidate:
+        if decision.verdict is not Verdict.NEW:
+            return Candidate(decision, position)
+        matches = self.ruleset.match(decision.item)
+        if not matches.rules:
+            return Candidate(decision, position, matches)
+        features = merge.features(
+            decision.item,
+            matches.actors,
+            matches.rule_ids,
+            self.ruleset.lexicon,
+            title_actors=matches.title_actors,
+        )
+        return Candidate(decision, position, matches, features)
+
+    def commit(self, batch: Sequence[Prepared]) -> list[PollReport]:
+        """Store the items of these polls and merge them into stories, in a stable order: the
+        time an item counts as published, the feed's place, the item's place in its feed."""
+        queue = sorted(
+            (
+                (c.decision.effective, p.order, p.spec.url, c.position, n, c)
+                for n, p in enumerate(batch)
+                for c in p.items
+            ),
+            key=lambda entry: entry[:5],
+        )
+        last = {entry[4]: index for index, entry in enumerate(queue)}
+        pending = [n for n, p in enumerate(batch) if n not in last]
+        if pending:  # polls with nothing to store: their state alone
+            with self.store.transaction() as tx:
+                for n in pending:
+                    tx.feeds.save(batch[n].state)
+        for start in range(0, len(queue), COMMIT_CHUNK):
+            with self.store.ingest() as tx:
+                subscribers: Mapping[str, Sequence[int]] | None = None
+                for index in range(start, min(start + COMMIT_CHUNK, len(queue))):
+                    *_, n, candidate = queue[index]
+                    prepared = batch[n]
+                    if candidate.features is not None and subscribers is None:
+                        subscribers = tx.subscriptions.by_topic()
+                    self._store(tx, prepared, candidate, subscribers or {})
+                    if last[n] == index:
+                        tx.feeds.save(prepared.state)
+        return [p.report for p in batch]
+
+    def _store(
+        self,
+        tx: Transaction,
+        prepared: Prepared,
+        candidate: Candidate,
+        subscribers: Mapping[str, Sequence[int]],
+    ) -> None:
+        decision, report = candidate.decision, prepared.report
+        item = decision.item
+        links = [item.canonical_link] if item.canonical_link else []
+        guids, known_links = tx.items.known(prepared.spec.url, [item.guid], links)
+        if guids or known_links:  # another feed of this batch (or instance) had it first
+            return
+        features = candidate.features
+        item_id = tx.items.add(
+            item,
+            effective=decision.effective,
+            first_seen=prepared.now,
+            verdict=decision.verdict,
+            features=features.to_json() if features else None,
+        )
+        if decision.verdict is Verdict.RECORD:
+            report.recorded += 1
+            return
+        report.new += 1
+        if candidate.matches is not None and features is not None:
+            self._alert(
+                tx,
+                item_id,
+                decision,
+                candidate.matches,
+                features,
+                subscribers,
+                prepared.now,
+                report,
             )
-            item_id = tx.items.add(
-                decision.item,
-                effective=decision.effective,
-                first_seen=now,
-                verdict=decision.verdict,
-                features=features.to_json() if features else None,
-            )
-            if decision.verdict is Verdict.RECORD:
-                report.recorded += 1
-                continue
-            report.new += 1
-            if matches and matches.rules and features is not None:
-                if subscribers is None:
-                    subscribers = tx.subscriptions.by_topic()
-                self._alert(tx, item_id, decision, matches, features, subscribers, now, report)
 
     def find_story(
         self, tx: Transaction, item_id: int, features: merge.Features, effective: float
@@ -224,60 +318,66 @@ class Pipeline:
         now: float,
         report: PollReport,
     ) -> None:
+        """Apply what merging and `plan_alerts` decided, in the caller's transaction."""
         effective = decision.effective
         verdict, keys = self.find_story(tx, item_id, features, effective)
         rule_ids = list(matches.rule_ids)
-        payload = matches_json(matches)
-        if verdict.story_id is None:
+        story = tx.stories.get(verdict.story_id) if verdict.story_id is not None else None
+        roots = tx.alerts.story_roots(story.id) if story is not None else {}
+        plan = plan_alerts(
+            rule_ids,
+            story.id if story is not None else None,
+            frozenset(story.rules) if story is not None else frozenset(),
+            roots,
+            lambda rules: destinations(self._rules(rules), self.settings, subscribers),
+        )
+        if story is None:
             story_id = tx.stories.create(item_id, decision.item.title, effective, rule_ids, now)
-            tx.items.set_story(item_id, story_id, verdict.to_json())
-            tx.stories.add_keys(story_id, keys, effective)
-            targets = destinations(self._rules(rule_ids), self.settings, subscribers)
+        else:
+            story_id = story.id
+            tx.stories.grow(story, effective, rule_ids)
+        tx.items.set_story(item_id, story_id, verdict.to_json())
+        tx.stories.add_keys(story_id, keys, effective)
+        payload = matches_json(matches)
+        if plan.alert:
+            report.alerts.append(
+                tx.alerts.create(
+                    story_id=story_id,
+                    item_id=item_id,
+                    kind=AlertKind.ALERT,
+                    rules=list(plan.alert_rules),
+                    matches=payload,
+                    destinations=[(d, None) for d in plan.alert],
+                    now=now,
+                )
+            )
+        elif story is None:  # a new story nobody is told of: recorded, logged and counted
             alert_id = tx.alerts.create(
                 story_id=story_id,
                 item_id=item_id,
                 kind=AlertKind.ALERT,
                 rules=rule_ids,
                 matches=payload,
-                destinations=[(d, None) for d in targets],
+                destinations=[],
                 now=now,
             )
             report.alerts.append(alert_id)
-            return
-        story = tx.stories.get(verdict.story_id)
-        assert story is not None
-        new_rules = [r for r in rule_ids if r not in story.rules]
-        roots = tx.alerts.story_roots(story.id)
-        tx.stories.grow(story, effective, rule_ids)
-        tx.items.set_story(item_id, story.id, verdict.to_json())
-        tx.stories.add_keys(story.id, keys, effective)
-        if new_rules:
-            fresh = [
-                d
-                for d in destinations(self._rules(new_rules), self.settings, subscribers)
-                if d not in roots
-            ]
-            if fresh:
-                report.alerts.append(
-                    tx.alerts.create(
-                        story_id=story.id,
-                        item_id=item_id,
-                        kind=AlertKind.ALERT,
-                        rules=new_rules,
-                        matches=payload,
-                        destinations=[(d, None) for d in fresh],
-                        now=now,
-                    )
-                )
-        if roots:
+            report.unrouted.append(alert_id)
+            log.warning(
+                "alert %d (%s) has no destination: %s",
+                alert_id,
+                ", ".join(rule_ids),
+                decision.item.title[:120],
+            )
+        if plan.followup:
             report.followups.append(
                 tx.alerts.create(
-                    story_id=story.id,
+                    story_id=story_id,
                     item_id=item_id,
                     kind=AlertKind.FOLLOWUP,
                     rules=rule_ids,
                     matches=payload,
-                    destinations=sorted(roots.items()),
+                    destinations=list(plan.followup),
                     now=now,
                 )
             )

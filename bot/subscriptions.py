@@ -208,6 +208,8 @@ def _change(command: str, args: Sequence[str], chat: Chat, topics: Sequence[Topi
     unknown = [a for a in dict.fromkeys(args) if a not in known]
     wanted = [a for a in dict.fromkeys(args) if a in known]
     parts = []
+    subscribe: tuple[str, ...] = ()
+    unsubscribe: tuple[str, ...] = ()
     if command == "subscribe":
         new = tuple(t for t in wanted if t not in chat.subscribed)
         already = [t for t in wanted if t in chat.subscribed]
@@ -217,7 +219,7 @@ def _change(command: str, args: Sequence[str], chat: Chat, topics: Sequence[Topi
             parts.append(
                 "Already subscribed to " + ", ".join(f"<code>{_h(t)}</code>" for t in already) + "."
             )
-        subscribe, unsubscribe = new, ()
+        subscribe = new
     else:
         gone = tuple(t for t in wanted if t in chat.subscribed)
         absent = [t for t in wanted if t not in chat.subscribed]
@@ -229,7 +231,7 @@ def _change(command: str, args: Sequence[str], chat: Chat, topics: Sequence[Topi
             parts.append(
                 "Not subscribed to " + ", ".join(f"<code>{_h(t)}</code>" for t in absent) + "."
             )
-        subscribe, unsubscribe = (), gone
+        unsubscribe = gone
     if unknown:
         parts.append(_unknown(unknown, topics))
     return Outcome(reply=" ".join(parts), subscribe=subscribe, unsubscribe=unsubscribe)

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from bot.errors import ConfigError
 from bot.feeds import load_feeds
 from bot.rules import load_rules
-from bot.rules.load import MAX_PHRASE_WORDS, PhraseCoverage
+from bot.rules.coverage import PhraseCoverage
+from bot.rules.load import MAX_PHRASE_WORDS
 from bot.yamlfile import MAX_FILE_BYTES, load_yaml
 
 

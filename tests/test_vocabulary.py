@@ -10,6 +10,7 @@ import yaml
 from bot.errors import ConfigError
 from bot.models import Item
 from bot.rules import load_rules
+from bot.rules.wildcards import common_word_problems
 from bot.text import tokenize
 
 
@@ -142,3 +143,19 @@ def test_the_shipped_lexicon_reads_spans_longest_first():
     assert "travel" not in {s.concept for s in spans}, "Reisepässe is a passport, not a trip"
     words = lexicon.canonical(tokenize("US curbs chip exports"))
     assert words == ["@united-states", "@control-noun", "@chip", "@export-flow"]
+
+
+def test_rules_check_names_common_words_a_short_wildcard_also_matches(tmp_path):
+    rule = _rule({"all": [{"any": ["ban*", "restrict*", "chip*"]}, {"any": ["export*"]}]})
+    folder = _folder(tmp_path, rule, BLACKLIST)
+    (folder / "languages.yaml").write_text(
+        "languages:\n  en:\n    endings: [s, ed, ing, ion, ions, ive, er, ers]\n"
+        "  de:\n    compounds: true\n    endings: [e, en]\n",
+        encoding="utf-8",
+    )
+    loaded = load_rules(folder)
+    problems = common_word_problems(loaded.wildcards, loaded.ruleset.lexicon.wording)
+    assert len(problems) == 1, [str(p) for p in problems]
+    text = str(problems[0])
+    assert text.startswith(f"{folder / 'rule.yaml'}:") and "warning: 'ban*' also matches" in text
+    assert "bank" in text and "band" in text and "banned" not in text

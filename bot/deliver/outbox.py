@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.deliver.route import kind_of, target_of
+from bot.deliver.route import CONSOLE, kind_of, target_of
+from bot.errors import NotFound
 from bot.format import AlertView, RuleView
 from bot.rules import RuleSet
 from bot.storage import Delivery, Store
@@ -85,7 +86,7 @@ class Sender(Protocol):
 
 def retry_delay(attempts: int, rng: random.Random) -> float:
     """Exponential backoff with jitter: 5 s, 10 s, 20 s … up to 15 minutes."""
-    return min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY) * rng.uniform(0.8, 1.2)
+    return float(min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY) * rng.uniform(0.8, 1.2))
 
 
 def process_owner() -> str:
@@ -249,7 +250,10 @@ class OutboxWorker:
                 if not await self._deliver(current):
                     break
                 current = await asyncio.to_thread(
-                    self.store.outbox.next_due, destination, self.clock()
+                    self.store.outbox.next_due,
+                    destination,
+                    self.clock(),
+                    by_story=kind_of(destination) == CONSOLE,
                 )
         finally:
             self._active.discard(destination)
@@ -361,7 +365,7 @@ def build_view(store: Store, ruleset: RuleSet, alert_id: int) -> AlertView:
     """Read an alert with its item and story, in the shape messages are made from."""
     alert = store.alerts.get(alert_id)
     if alert is None:
-        raise LookupError(f"alert {alert_id} does not exist")
+        raise NotFound(f"alert {alert_id} does not exist")
     stored = store.items.get(alert.item_id)
     story = store.stories.get(alert.story_id)
     rules = []

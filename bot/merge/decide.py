@@ -44,8 +44,10 @@ def _closeness(when: float | None, members: Sequence[Member], params: MergeParam
 
 
 def _corroborated(evidence: Evidence, kinds: Kinds, params: MergeParams) -> bool:
-    """Enough in common for being close in time to count: two specific pieces of evidence,
-    or one and similar wording, or very similar wording."""
+    """Enough in common, and nothing contradicting, for being close in time to count: two
+    specific pieces of evidence, or one and similar wording, or very similar wording."""
+    if evidence.conflicts:
+        return False
     specific = specific_count(evidence, kinds, params)
     text = evidence.text or 0.0
     return specific >= 2 or (specific >= 1 and text >= 25) or text >= 50
@@ -85,7 +87,12 @@ def _story_layers(
         ):
             score = max(0.0, params.gist_scale * overlap.coverage - against)
             results.append((score, told.with_(layer=Layer.GIST)))
-        if nearest <= params.quiet_span and not conflicts:
+        # Nothing contradicting means something only where a contradiction could be seen: one
+        # side at least must name who acts or facets (what, how) the vocabulary knows.
+        readable = any(
+            side.subjects or lexicon.facet_values(side.title_concepts) for side in (item, gathered)
+        )
+        if nearest <= params.quiet_span and not conflicts and readable:
             score = params.quiet_score + params.quiet_gist_bonus * overlap.coverage
             results.append((score, told.with_(layer=Layer.QUIET)))
     bonus = _closeness(when, candidate.members, params)

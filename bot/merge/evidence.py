@@ -77,7 +77,7 @@ class Evidence:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Evidence:
-        layer = data.get("layer")
+        layer = str(data.get("layer"))
         conflicts = {
             Conflict(k): (tuple(a), tuple(b))
             for k, (a, b) in (data.get("conflicts") or {}).items()

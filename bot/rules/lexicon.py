@@ -42,6 +42,9 @@ class Wording:
     numbers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     months: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     title_prefixes: frozenset[str] = frozenset()
+    endings: Mapping[str, frozenset[str]] = field(  # per language, the endings a `*` is for
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 @dataclass(slots=True)

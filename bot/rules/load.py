@@ -14,8 +14,8 @@ from typing import Any
 
 import pydantic
 
-from bot.errors import ConfigError, Problem
-from bot.rules.coverage import never_matches, subsumed
+from bot.errors import ConfigError, InvalidValue, Problem
+from bot.rules.coverage import Parts, never_matches, subsumed
 from bot.rules.engine import Term, compile_pattern, compile_phrase
 from bot.rules.ruleset import (
     Actor,
@@ -49,7 +49,9 @@ from bot.rules.vocabulary import (
     read_concepts,
     read_languages,
 )
+from bot.rules.wildcards import Wildcard
 from bot.text import tokenize
+from bot.types import Severity
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
 MAX_PHRASE_WORDS = 30
@@ -65,6 +67,7 @@ NOT_RULES = frozenset(
 class LoadedRules:
     ruleset: RuleSet
     warnings: tuple[Problem, ...]
+    wildcards: tuple[Wildcard, ...] = ()  # word prefixes written, for `rules check`
 
 
 def rule_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
@@ -84,7 +87,7 @@ def _shown(text: str) -> str:
 
 def _bounded(parts: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
     if len(parts) > MAX_PHRASE_WORDS:
-        raise ValueError(
+        raise InvalidValue(
             f"it has {len(parts)} words, more than the {MAX_PHRASE_WORDS} a phrase may have "
             "(in Chinese, Japanese and Korean each character counts as a word)"
         )
@@ -109,6 +112,7 @@ class _Compiler:
         self._phrases: dict[tuple[tuple[tuple[str, bool], ...], bool], int] = {}
         self.actor_terms: dict[str, tuple[int, ...]] = {}
         self.problems: list[Problem] = []
+        self.wildcards: list[Wildcard] = []
         self.alias_owner: dict[tuple[tuple[str, bool], ...], str] = {}
 
     def add_actor_terms(self, doc: YamlDoc | None) -> None:
@@ -151,12 +155,18 @@ class _Compiler:
         except ValueError as exc:
             self.problems.append(doc.problem(loc, f"phrase {_shown(text)}: {exc}"))
             return None
+        self._note_wildcards(parts, text, doc, loc)
         key = (parts, False)
         term_id = self._phrases.get(key)
         if term_id is None:
             term_id = self._phrases[key] = len(self.terms)
             self.terms.append(Term(term_id, text, parts))
         return PhraseNode(term_id, text)
+
+    def _note_wildcards(self, parts: Parts, text: str, doc: YamlDoc, loc: Location) -> None:
+        for word, is_prefix in parts:
+            if is_prefix and word.isalpha() and word.isascii():
+                self.wildcards.append(Wildcard(word, text, doc, loc))
 
     def actor_node(self, entry: ActorsEntry, doc: YamlDoc, loc: Location) -> ActorNode | None:
         ok = True
@@ -214,9 +224,13 @@ class _Compiler:
                         doc.problem(("concepts", concept, "forms", index), f"form {form!r}: {exc}")
                     )
                 continue
+            if doc is not None and not lead:
+                self._note_wildcards(parts, form, doc, ("concepts", concept, "forms", index))
             term = Term(len(self.terms), form, parts, case_sensitive, concept=concept, lead=lead)
             self.terms.append(term)
             ids.append(term.id)
+        if concept in self.actors:  # a concept named after an actor finds its aliases too
+            ids.extend(self.actor_terms.get(concept, ()))
         kinds = self.concepts.kinds.get(concept, frozenset())
         for actor in sorted(a.id for a in self.actors.values() if a.kind in kinds):
             ids.extend(self.actor_terms.get(actor, ()))
@@ -382,7 +396,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
                 match=group,
                 path=path,
                 description=parsed.description,
-                severity=parsed.severity,
+                severity=Severity(parsed.severity),
                 fields=tuple(parsed.fields),
                 slack=tuple(parsed.slack),
                 telegram=parsed.telegram,
@@ -390,12 +404,19 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
                 examples_no_match=tuple(parsed.examples.no_match),
             )
         )
+    if not files:
+        compiler.problems.append(
+            Problem(
+                folder,
+                None,
+                "no rule files: nothing could alert, and every item polled would be recorded as "
+                "seen (so it would never alert once rules arrive)",
+            )
+        )
     errors = [p for p in compiler.problems if p.severity == "error"]
     warnings.extend(p for p in compiler.problems if p.severity != "error")
     if errors:
         raise ConfigError([*errors, *warnings])
-    if not files:
-        warnings.append(Problem(folder, None, "no rule files: nothing can alert", "warning"))
     ruleset = RuleSet(
         tuple(rules),
         actors,
@@ -403,7 +424,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
         compiler.actor_terms,
         build_lexicon(concepts, actors, compiler.terms, compiler.actor_terms, wording),
     )
-    return LoadedRules(ruleset, tuple(warnings))
+    return LoadedRules(ruleset, tuple(warnings), tuple(compiler.wildcards))
 
 
 def _valid_id(text: str) -> bool:

@@ -10,6 +10,7 @@ from bot.models import Hit, Item, ItemMatches, RuleMatch
 from bot.rules.engine import Occurrence, Term, TermIndex
 from bot.rules.lexicon import Lexicon
 from bot.rules.schema import DEFAULT_FIELDS
+from bot.types import Severity
 
 Found = dict[int, list[Occurrence]]
 
@@ -108,7 +109,7 @@ class Rule:
     match: GroupNode
     path: Path
     description: str = ""
-    severity: str = "medium"
+    severity: Severity = Severity.MEDIUM
     fields: tuple[str, ...] = DEFAULT_FIELDS
     slack: tuple[str, ...] = ()
     telegram: bool = True
@@ -363,9 +364,11 @@ class RuleSet:
             if (term := self.terms[term_id]).actor is not None
             and any(o.field in fields for o in found[term_id])
         }
-        for actor in list(named):
-            while (actor := self.actors[actor].part_of) is not None and actor not in named:
-                named.add(actor)
+        for start in list(named):
+            wider = self.actors[start].part_of
+            while wider is not None and wider not in named:
+                named.add(wider)
+                wider = self.actors[wider].part_of
         return frozenset(named)
 
     def _hits(self, occurrences: Iterable[Occurrence]) -> tuple[Hit, ...]:

@@ -224,6 +224,12 @@ class LanguageDef(BaseModel):
     numbers: dict[str, int] = {}
     months: dict[str, Annotated[int, Field(ge=1, le=12)]] = {}
     title_prefixes: list[str] = Field([], alias="title-prefixes")
+    endings: list[str] = Field(
+        [], description="Word endings a `*` is meant for (rules check warns about others)"
+    )
+    compounds: bool = Field(
+        False, description="Words join into compounds: every word a stem begins is meant"
+    )
 
 
 class LanguagesFile(BaseModel):

@@ -141,12 +141,19 @@ def read_languages(path: Path) -> Wording:
     """`languages.yaml`, all languages together (merging reads any of them)."""
     if not path.exists():
         return Wording()
-    known = frozenset({"languages", "stopwords", "numbers", "months", "title-prefixes"})
+    known = frozenset(
+        {"languages", "stopwords", "numbers", "months", "title-prefixes", "endings", "compounds"}
+    )
     parsed, _ = _read(path, LanguagesFile, {"languages": {}}, known)
     stopwords: set[str] = set()
     numbers: dict[str, str] = {}
     months: dict[str, int] = {}
     prefixes: set[str] = set()
+    endings = {
+        code: frozenset(fold(w) for w in language.endings)
+        for code, language in parsed.languages.items()
+        if not language.compounds
+    }
     for language in parsed.languages.values():
         stopwords.update(fold(w) for w in language.stopwords)
         numbers.update((fold(w), str(n)) for w, n in language.numbers.items())
@@ -157,6 +164,7 @@ def read_languages(path: Path) -> Wording:
         MappingProxyType(numbers),
         MappingProxyType(months),
         frozenset(prefixes),
+        MappingProxyType(endings),
     )
 
 

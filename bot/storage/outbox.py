@@ -127,15 +127,21 @@ class Outbox(Repository):
         with self._db.read() as conn:
             return [records.delivery(r) for r in conn.execute(query)]
 
-    def next_due(self, destination: str, now: float) -> Delivery | None:
-        """The oldest pending row of one destination, if it is due and not in flight."""
+    def next_due(self, destination: str, now: float, *, by_story: bool = False) -> Delivery | None:
+        """The oldest pending row of one destination, if it is due and not in flight; with
+        `by_story`, the oldest of the oldest story (a story's follow-ups right after its alert,
+        for a destination without threads)."""
+        query = sa.select(outbox).where(
+            outbox.c.destination == destination, outbox.c.status == PENDING.value
+        )
+        if by_story:
+            query = query.join(alerts, alerts.c.id == outbox.c.alert_id).order_by(
+                alerts.c.story_id, outbox.c.id
+            )
+        else:
+            query = query.order_by(outbox.c.id)
         with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(outbox)
-                .where(outbox.c.destination == destination, outbox.c.status == PENDING.value)
-                .order_by(outbox.c.id)
-                .limit(1)
-            ).first()
+            row = conn.execute(query.limit(1)).first()
         if (
             row is None
             or row.next_attempt > now
