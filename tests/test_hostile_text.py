@@ -320,3 +320,14 @@ def test_a_long_link_reaches_slack_whole_or_not_at_all(tmp_path, feed_server, sl
     [posted] = slack.in_channel("#export-controls")
     section = posted["blocks"][0]["text"]["text"]
     assert len(section) <= 3000 and section.startswith(f"*<{link}|") and section.endswith("…>*")
+
+
+@pytest.mark.postgres
+def test_a_feed_language_longer_than_its_column_is_dropped(tmp_path, feed_server, pg_schema_url):
+    """PostgreSQL refused the row (the column holds 35 characters), so the item was lost."""
+    body = _feed("Export controls on chips widened", "https://f.example/1").replace(
+        b"<channel>", b"<channel><language>" + b"en-" * 40 + b"</language>"
+    )
+    env = _env(tmp_path, feed_server, body, RADAR_DB=pg_schema_url)
+    report, printed = run_once(env)
+    assert report.errors == [] and len(printed) == 1
