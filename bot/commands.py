@@ -17,7 +17,6 @@ from bot.logs import redact
 from bot.merge import Evidence
 from bot.models import Item
 from bot.rules import load_rules
-from bot.rules.examples import run_examples
 from bot.rules.wildcards import common_word_problems
 from bot.storage import Store
 from bot.types import DeliveryStatus
@@ -102,6 +101,8 @@ def rules_check(settings: Settings) -> int:
 
 def rules_test(settings: Settings) -> int:
     ruleset = load_rules(settings.rules_dir, exclude=(settings.feeds_file,)).ruleset
+    from bot.rules.examples import run_examples
+
     checked, failures = run_examples(ruleset)
     for failure in failures:
         _out(str(failure))

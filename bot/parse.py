@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from bot import fastparse
 from bot.errors import FeedParseError
 from bot.models import Item
 from bot.text import clean
@@ -125,7 +126,7 @@ def parse_feed(
     headers = {"content-location": base_url or feed_url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(
+    parsed = fastparse.parse(body, headers) or feedparser.parse(
         body, response_headers=headers, resolve_relative_uris=False, sanitize_html=False
     )
     feed = parsed.get("feed") or {}

@@ -15,6 +15,7 @@ from fake_apis import FakeSlack, FakeTelegram
 from feedserver import now_rfc822, static
 from helpers import cli, environment, run_once, write_feeds, write_rules
 
+from bot import fastparse
 from bot.deliver.console import ConsoleSender
 from bot.format import AlertView, RuleView, slack_message, telegram_html
 from bot.models import Item
@@ -90,6 +91,16 @@ def test_every_item_field_is_cleaned_when_parsed():
         assert _unsafe(text) == [], repr(text)
     assert parsed.title == "BIS]0;pwned[2J"
     assert item.link is None and item.canonical_link is None, "a link with credentials is refused"
+
+
+def test_the_fast_parse_path_s_items_are_cleaned_too():
+    body = _feed(f"Export controls on chips{BIDI}{INVISIBLE} widened", SPOOF_LINK).replace(
+        f"Clerk{ESC_TITLE}".encode(), b"Clerk&#x202e;"
+    )
+    assert fastparse.parse(body, {"content-location": "https://f/rss"}) is not None, "fast path"
+    [item] = parse_feed(body, feed_url="https://f/rss", feed_name=FEED_NAME).items
+    assert item.title == "Export controls on chips widened" and item.author == "Clerk"
+    assert item.link is None and item.outlet == f"{FEED_NAME} (via Reuters)"
 
 
 def test_the_configured_feed_name_wins_over_the_items_source():

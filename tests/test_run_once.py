@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from feedserver import now_rfc822, rss, static
 from helpers import cli, environment, run_once, write_feeds, write_rules
@@ -178,3 +181,25 @@ def test_alerts_that_would_reach_nobody_are_warned_about_and_counted(tmp_path, f
     report, _ = run_once(env)
     assert len(report.polls[0].unrouted) == 1
     assert "1 alert with nowhere to go" in report.summary()
+
+
+def test_run_once_without_slack_or_telegram_imports_neither_client(tmp_path, feed_server):
+    url = feed_server.set("/wire.xml", static(rss([_item(EXPORT, "a")])))
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url}])
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("RADAR_", "SLACK_", "TELEGRAM_"))
+        },
+        **environment(tmp_path, write_rules(tmp_path / "rules"), feeds),
+    }
+    code = (
+        "import sys; from bot.cli import main; code = main(['run', '--once']); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'slack_sdk', 'telegram', 'apscheduler'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
