@@ -127,14 +127,28 @@ class Radar:
             )
 
     async def _prepared(
+        self,
+        order: int,
+        spec: FeedSpec,
+        fetcher: Fetcher,
+        state: FeedState | None,
+        slots: asyncio.Semaphore,
+    ) -> Prepared:
+        """Fetch and prepare one feed, storing at once what cannot alert; `slots` bounds how
+        many feeds are in hand at a time (and so the memory their bodies take). Whatever goes
+        wrong with a feed is that feed's error (recorded and backed off); only the database
+        failing stops the cycle."""
+        async with slots:
+            return await self._prepare_one(order, spec, fetcher, state)
+
+    async def _prepare_one(
         self, order: int, spec: FeedSpec, fetcher: Fetcher, state: FeedState | None
     ) -> Prepared:
-        """Fetch and prepare one feed. Whatever goes wrong with it is that feed's error
-        (recorded and backed off); only the database failing stops the cycle."""
         stored = state or FeedState(url=spec.url)
         try:
             stored, result = await self.pipeline.fetch(spec, fetcher, state)
-            return await asyncio.to_thread(self.pipeline.prepare, spec, stored, result, order)
+            prepared = await asyncio.to_thread(self.pipeline.prepare, spec, stored, result, order)
+            return await asyncio.to_thread(self.pipeline.store_quiet, prepared)
         except StorageError:
             raise
         except Exception as exc:
@@ -153,10 +167,12 @@ class Radar:
         states = await asyncio.to_thread(self.store.feeds.states)
         now = self.clock()
         tasks: list[asyncio.Task[Prepared]] = []
+        slots = asyncio.Semaphore(self.settings.fetch.concurrency)
         for order, spec in enumerate(self.config.feeds):
             state = states.get(spec.url)
             if decide.poll_now(state, now, every_feed=True):
-                tasks.append(asyncio.create_task(self._prepared(order, spec, fetcher, state)))
+                task = self._prepared(order, spec, fetcher, state, slots)
+                tasks.append(asyncio.create_task(task))
         reports: list[PollReport] = []
         if not tasks:
             return reports

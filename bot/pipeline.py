@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bot import decide, merge
 from bot.config import Settings
@@ -28,7 +29,7 @@ from bot.deliver.route import destinations
 from bot.errors import FeedParseError
 from bot.feeds import resolve_local
 from bot.fetch import Fetcher, read_local
-from bot.models import FeedSpec, FeedState, FetchResult, ItemMatches
+from bot.models import FeedSpec, FeedState, FetchResult, Item, ItemMatches
 from bot.parse import ParsedFeed, parse_feed
 from bot.plan import plan_alerts
 from bot.rules import Rule, RuleSet
@@ -89,6 +90,7 @@ class Prepared:
     items: list[Candidate] = field(default_factory=list)
     order: int = 0  # the feed's place in the feeds file
     now: float = 0.0
+    saved: bool = False  # its state is saved (nothing of it is left to commit)
 
 
 class Pipeline:
@@ -212,9 +214,31 @@ class Pipeline:
         )
         return Candidate(decision, position, matches, features)
 
+    def store_quiet(self, prepared: Prepared) -> Prepared:
+        """Store at once, in one statement, what of a poll cannot alert (a first poll's backlog,
+        items too old, items no rule matched): it needs no order, and the poll's memory is
+        freed. What may alert is left for `commit`; a poll left with nothing saves its state."""
+        quiet = [c for c in prepared.items if c.features is None]
+        loud = [c for c in prepared.items if c.features is not None]
+        if prepared.saved or (not quiet and loud):
+            return prepared
+        with self.store.transaction() as tx:
+            quiet = self._unknown(tx, prepared.spec.url, quiet)
+            tx.items.add_many(
+                [(c.decision.item, c.decision.effective, c.decision.verdict) for c in quiet],
+                first_seen=prepared.now,
+            )
+            if not loud:
+                tx.feeds.save(prepared.state)
+        report = prepared.report
+        report.recorded += sum(1 for c in quiet if c.decision.verdict is Verdict.RECORD)
+        report.new += sum(1 for c in quiet if c.decision.verdict is Verdict.NEW)
+        return replace(prepared, items=loud, saved=not loud)
+
     def commit(self, batch: Sequence[Prepared]) -> list[PollReport]:
         """Store the items of these polls and merge them into stories, in a stable order: the
         time an item counts as published, the feed's place, the item's place in its feed."""
+        batch = [self.store_quiet(p) for p in batch]
         queue = sorted(
             (
                 (c.decision.effective, p.order, p.spec.url, c.position, n, c)
@@ -224,23 +248,65 @@ class Pipeline:
             key=lambda entry: entry[:5],
         )
         last = {entry[4]: index for index, entry in enumerate(queue)}
-        pending = [n for n, p in enumerate(batch) if n not in last]
+        pending = [n for n, p in enumerate(batch) if n not in last and not p.saved]
         if pending:  # polls with nothing to store: their state alone
             with self.store.transaction() as tx:
                 for n in pending:
                     tx.feeds.save(batch[n].state)
+        taken: set[str] = set()  # canonical links and global GUIDs stored by this commit
         for start in range(0, len(queue), COMMIT_CHUNK):
             with self.store.ingest() as tx:
-                subscribers: Mapping[str, Sequence[int]] | None = None
-                for index in range(start, min(start + COMMIT_CHUNK, len(queue))):
+                subscribers = tx.subscriptions.by_topic()
+                chunk = range(start, min(start + COMMIT_CHUNK, len(queue)))
+                fresh = self._fresh(tx, batch, [queue[index] for index in chunk])
+                for index in chunk:
                     *_, n, candidate = queue[index]
                     prepared = batch[n]
-                    if candidate.features is not None and subscribers is None:
-                        subscribers = tx.subscriptions.by_topic()
-                    self._store(tx, prepared, candidate, subscribers or {})
+                    if id(candidate) in fresh and self._first_of_batch(
+                        candidate.decision.item, taken
+                    ):
+                        self._store(tx, prepared, candidate, subscribers)
                     if last[n] == index:
                         tx.feeds.save(prepared.state)
         return [p.report for p in batch]
+
+    @staticmethod
+    def _unknown(tx: Transaction, feed_url: str, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates the database does not hold yet, read in the write transaction: another
+        process may have stored them since the poll was prepared."""
+        items = [c.decision.item for c in candidates]
+        links = [i.canonical_link for i in items if i.canonical_link]
+        guids, known_links = tx.items.known(feed_url, [i.guid for i in items], links)
+        return [
+            c
+            for c in candidates
+            if c.decision.item.guid not in guids
+            and c.decision.item.canonical_link not in known_links
+        ]
+
+    def _fresh(
+        self, tx: Transaction, batch: Sequence[Prepared], entries: Sequence[tuple[Any, ...]]
+    ) -> set[int]:
+        """Of a chunk's candidates, those the database does not hold yet (by id)."""
+        by_poll: dict[int, list[Candidate]] = {}
+        for *_, n, candidate in entries:
+            by_poll.setdefault(n, []).append(candidate)
+        return {
+            id(c)
+            for n, candidates in by_poll.items()
+            for c in self._unknown(tx, batch[n].spec.url, candidates)
+        }
+
+    @staticmethod
+    def _first_of_batch(item: Item, taken: set[str]) -> bool:
+        """Whether no earlier item of this commit had the same canonical link or global GUID
+        (a URL or URN, unique across feeds); what the database held was checked when the
+        polls were prepared."""
+        keys = [k for k in (item.canonical_link, item.guid if ":" in item.guid else None) if k]
+        if any(k in taken for k in keys):
+            return False
+        taken.update(keys)
+        return True
 
     def _store(
         self,
@@ -251,10 +317,6 @@ class Pipeline:
     ) -> None:
         decision, report = candidate.decision, prepared.report
         item = decision.item
-        links = [item.canonical_link] if item.canonical_link else []
-        guids, known_links = tx.items.known(prepared.spec.url, [item.guid], links)
-        if guids or known_links:  # another feed of this batch (or instance) had it first
-            return
         features = candidate.features
         item_id = tx.items.add(
             item,
@@ -263,9 +325,6 @@ class Pipeline:
             verdict=decision.verdict,
             features=features.to_json() if features else None,
         )
-        if decision.verdict is Verdict.RECORD:
-            report.recorded += 1
-            return
         report.new += 1
         if candidate.matches is not None and features is not None:
             self._alert(

@@ -15,13 +15,41 @@ from bot.storage.schema import items
 from bot.types import ItemVerdict
 
 
+def _row(
+    item: Item,
+    effective: float,
+    first_seen: float,
+    verdict: ItemVerdict,
+    features: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "feed_url": item.feed_url,
+        "guid": item.guid,
+        "link": item.link,
+        "canonical_link": item.canonical_link,
+        "title": item.title,
+        "summary": item.summary,
+        "content": item.content,
+        "author": item.author,
+        "categories": list(item.categories),
+        "outlet": item.outlet,
+        "language": item.language,
+        "published": item.published,
+        "effective": effective,
+        "first_seen": first_seen,
+        "verdict": verdict.value,
+        "features": features,
+    }
+
+
 class Items(Repository):
     def known(
         self, feed_url: str, guids: Sequence[str], links: Sequence[str]
     ) -> tuple[set[str], set[str]]:
         """Of these GUIDs and canonical links, the ones already stored.
 
-        A GUID is per feed, unless it is a URL or URN, which is unique everywhere.
+        A GUID is per feed, unless it is a URL or URN, which is unique everywhere. A link
+        counts when its item was recorded (a backlog) or is in a story (it alerted or joined).
         """
         known_guids: set[str] = set()
         known_links: set[str] = set()
@@ -39,10 +67,14 @@ class Items(Repository):
                     known_guids.update(
                         conn.scalars(sa.select(items.c.guid).where(items.c.guid.in_(global_ids)))
                     )
+            # A copy that no rule matched does not make a matching copy old news.
+            told = sa.or_(items.c.verdict != ItemVerdict.NEW.value, items.c.story_id.isnot(None))
             for chunk in chunks(links):
                 known_links.update(
                     conn.scalars(
-                        sa.select(items.c.canonical_link).where(items.c.canonical_link.in_(chunk))
+                        sa.select(items.c.canonical_link).where(
+                            items.c.canonical_link.in_(chunk), told
+                        )
                     )
                 )
         return known_guids, known_links
@@ -58,26 +90,25 @@ class Items(Repository):
     ) -> int:
         with self._db.write() as conn:
             result = conn.execute(
-                items.insert().values(
-                    feed_url=item.feed_url,
-                    guid=item.guid,
-                    link=item.link,
-                    canonical_link=item.canonical_link,
-                    title=item.title,
-                    summary=item.summary,
-                    content=item.content,
-                    author=item.author,
-                    categories=list(item.categories),
-                    outlet=item.outlet,
-                    language=item.language,
-                    published=item.published,
-                    effective=effective,
-                    first_seen=first_seen,
-                    verdict=verdict.value,
-                    features=features,
-                )
+                items.insert().values(_row(item, effective, first_seen, verdict, features))
             )
             return inserted_id(result)
+
+    def add_many(
+        self, rows: Sequence[tuple[Item, float, ItemVerdict]], *, first_seen: float
+    ) -> None:
+        """Store items that will not alert (a backlog, items too old, items no rule matched),
+        each with the time it counts as published and its verdict, in one statement."""
+        if not rows:
+            return
+        with self._db.write() as conn:
+            conn.execute(
+                items.insert(),
+                [
+                    _row(item, effective, first_seen, verdict, None)
+                    for item, effective, verdict in rows
+                ],
+            )
 
     def set_story(self, item_id: int, story_id: int, merge: dict[str, Any] | None) -> None:
         """File an item under its story, with the evidence of the merge."""
