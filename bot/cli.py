@@ -12,6 +12,7 @@ from pathlib import Path
 from bot import __version__, logs
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, StorageError
+from bot.untrusted import for_terminal
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -24,7 +25,7 @@ chats that subscribed to a topic, or (with neither configured) to standard outpu
 
 Configuration comes from the environment: RADAR_DB, RADAR_RULES, RADAR_FEEDS, SLACK_BOT_TOKEN,
 SLACK_API_URL, SLACK_DEFAULT_CHANNEL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL,
-TELEGRAM_ALLOWED_CHATS (see the README)."""
+TELEGRAM_ALLOWED_CHATS, TELEGRAM_MAX_CHATS, TELEGRAM_COMMANDS_TIMEOUT (see the README)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,17 +92,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(f"radar: configuration error: {exc}", file=sys.stderr)
+        print(f"radar: configuration error: {for_terminal(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     logs.protect(settings.secrets)
     logs.setup(args.verbose, quiet=args.command != "run")
     try:
         return _dispatch(args, settings)
     except ConfigError as exc:
-        print(f"radar: configuration error:\n{logs.redact(str(exc))}", file=sys.stderr)
+        print(
+            f"radar: configuration error:\n{for_terminal(logs.redact(str(exc)))}", file=sys.stderr
+        )
         return EXIT_CONFIG
     except StorageError as exc:
-        print(f"radar: database error: {logs.redact(str(exc))}", file=sys.stderr)
+        print(f"radar: database error: {for_terminal(logs.redact(str(exc)))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
@@ -21,17 +20,23 @@ from bot.rules import load_rules
 from bot.rules.wildcards import common_word_problems
 from bot.storage import Store
 from bot.types import DeliveryStatus
+from bot.untrusted import for_terminal, json_for_terminal
 
 OK, FAILED = 0, 1
 STATUS_DELIVERIES = 20  # retrying and failed deliveries `radar status` lists
 
 
 def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    """A line for the terminal: stored text is feed text, and may hold escape sequences."""
+    sys.stdout.write(for_terminal(text) + "\n")
+
+
+def _out_json(value: Any) -> None:
+    sys.stdout.write(json_for_terminal(value, indent=2) + "\n")
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(for_terminal(text) + "\n")
 
 
 async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
@@ -232,7 +237,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
             },
             "archive": counts,
         }
-        _out(json.dumps(payload, indent=2, ensure_ascii=False))
+        _out_json(payload)
         return OK
     _out(f"Feeds ({len(rows)})")
     for row in rows:

@@ -24,6 +24,8 @@ SLACK_API_URL = "https://slack.com/api/"
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 FLAG_ON = frozenset({"1", "true", "yes"})
 FLAG_OFF = frozenset({"", "0", "false", "no"})
+DEFAULT_COMMANDS_TIMEOUT = 10.0  # seconds `radar run --once` spends on Telegram commands
+DEFAULT_MAX_CHATS = 50  # chats that may subscribe when TELEGRAM_ALLOWED_CHATS is unset
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class Settings:
     telegram_token: str | None = None
     telegram_api_url: str = TELEGRAM_API_URL
     telegram_allowed_chats: frozenset[int] | None = None
+    telegram_max_chats: int = DEFAULT_MAX_CHATS  # 0: no limit
+    telegram_commands_timeout: float = DEFAULT_COMMANDS_TIMEOUT
     story_window: float = DEFAULT_WINDOW
     fetch: FetchLimits = field(default_factory=FetchLimits)
 
@@ -117,6 +121,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
         telegram_api_url=env.get("TELEGRAM_API_URL") or TELEGRAM_API_URL,
         telegram_allowed_chats=_chats(env.get("TELEGRAM_ALLOWED_CHATS")),
+        telegram_max_chats=int(_number(env, "TELEGRAM_MAX_CHATS", DEFAULT_MAX_CHATS, 0)),
+        telegram_commands_timeout=_number(
+            env, "TELEGRAM_COMMANDS_TIMEOUT", DEFAULT_COMMANDS_TIMEOUT, 1.0
+        ),
         story_window=window,
         fetch=fetch,
     )

@@ -7,15 +7,27 @@ characters. Every piece of feed text is escaped for its destination.
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.urls import safe_link
+
 SEVERITY_MARK = {"high": "🔴", "medium": "🟠", "low": "🟡"}
 TELEGRAM_LIMIT = 4096
 SLACK_SECTION_LIMIT = 3000
 TITLE_LIMIT = 300
+OUTLET_LIMIT = 200
+MIN_LABEL = 20  # the fewest characters of headline a Slack link is shown with
+# A mention's "@" in feed text is shown as a full-width "＠", which notifies no one: Slack's
+# channel-wide mentions, and Telegram's "@name" (5 to 32 letters, digits or underscores).
+INERT_AT = "\uff20"
+SLACK_BROADCASTS = ("channel", "here", "everyone")
+_SLACK_BROADCAST = re.compile(rf"@(?=(?:{'|'.join(SLACK_BROADCASTS)})\b)", re.I)
+_TELEGRAM_MENTION = re.compile(r"(?<![\w@])@(?=[A-Za-z0-9_]{5,32}(?![\w]))")
+_TAG = re.compile(r"<[^<>]+>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,53 +128,68 @@ def console_json(view: AlertView) -> dict[str, Any]:
 
 
 def slack_escape(text: str) -> str:
-    """mrkdwn escaping: only &, < and > are special."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """mrkdwn escaping: `&`, `<` and `>` as entities (so `<!channel>` or `<@U123>` in a
+    headline stay text), and `@channel`, `@here`, `@everyone` made inert."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SLACK_BROADCAST.sub(INERT_AT, escaped)
 
 
-def _slack_link(url: str | None, label: str) -> str:
-    label = slack_escape(label).replace("|", "¦")
-    if not url:
-        return label
-    safe = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace(" ", "%20")
-    return f"<{safe}|{label}>"
+def _slack_fit(text: str, room: int) -> str:
+    """`text` escaped for mrkdwn in at most `room` characters, shortened before it is escaped
+    (so no entity is cut in two)."""
+    limit = room
+    while limit > 0:
+        escaped = slack_escape(_shorten(text, limit))
+        if len(escaped) <= room:
+            return escaped
+        limit = min(limit - 1, limit * room // len(escaped))
+    return ""
+
+
+def _slack_headline(url: str | None, title: str, room: int) -> str:
+    """The headline linked to `url` in at most `room` characters. The title is shortened to
+    leave room for the whole link: a cut link would break the message. A link too long to
+    leave `MIN_LABEL` characters of title is left out, and so is one no message may link to."""
+    link = safe_link(url)
+    if link is not None:
+        target = link.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+        label_room = room - len(target) - len("<|>")
+        if label_room >= MIN_LABEL:
+            return f"<{target}|{_slack_fit(title, label_room).replace('|', '¦')}>"
+    return _slack_fit(title, room)
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object that Slack shows as written: `verbatim` keeps it from turning
+    names into links and mentions (only the `<…>` markup Radar writes is parsed)."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def slack_message(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for chat.postMessage."""
     title = _shorten(view.title, TITLE_LIMIT)
-    outlet = slack_escape(view.outlet)
+    outlet = _slack_fit(view.outlet, OUTLET_LIMIT)
     if view.is_followup:
         text = f"Also reported by {outlet}: {slack_escape(title)}"
-        section = f"Also reported by *{outlet}*: {_slack_link(view.link, title)}"
-        return text, [
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": _shorten(section, SLACK_SECTION_LIMIT)},
-            }
-        ]
+        prefix = f"Also reported by *{outlet}*: "
+        headline = _slack_headline(view.link, title, SLACK_SECTION_LIMIT - len(prefix))
+        return text, [{"type": "section", "text": _mrkdwn(prefix + headline)}]
     rule_line = " · ".join(
         f"{SEVERITY_MARK.get(r.severity, '')} *{slack_escape(r.title)}* ({r.severity})"
         for r in view.rules
     )
     text = f"[{view.severity.upper()}] {slack_escape(title)} — {outlet}"
+    headline = _slack_headline(view.link, title, SLACK_SECTION_LIMIT - len("**"))
     blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": _shorten(f"*{_slack_link(view.link, title)}*", SLACK_SECTION_LIMIT),
-            },
-        },
+        {"type": "section", "text": _mrkdwn(f"*{headline}*")},
         {
             "type": "context",
             "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": _shorten(
+                _mrkdwn(
+                    _shorten(
                         f"{outlet} · {when(view.published)} · {rule_line}", SLACK_SECTION_LIMIT
-                    ),
-                }
+                    )
+                )
             ],
         },
     ]
@@ -172,9 +199,7 @@ def slack_message(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
         blocks.append(
             {
                 "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": _shorten(f"Matched: {matched}", SLACK_SECTION_LIMIT)}
-                ],
+                "elements": [_mrkdwn(_shorten(f"Matched: {matched}", SLACK_SECTION_LIMIT))],
             }
         )
     return text, blocks
@@ -184,14 +209,16 @@ def slack_message(view: AlertView) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _h(text: str) -> str:
-    return html.escape(text, quote=False)
+    """Feed text for Telegram HTML: escaped, and `@name` mentions made inert."""
+    return _TELEGRAM_MENTION.sub(INERT_AT, html.escape(text, quote=False))
 
 
 def telegram_html(view: AlertView) -> str:
     """HTML parse-mode text, escaped, never longer than Telegram's 4,096 characters."""
-    link = html.escape(view.link, quote=True) if view.link else None
+    safe = safe_link(view.link)
+    link = html.escape(safe, quote=True) if safe else None
 
-    outlet = _h(_shorten(view.outlet, 200))
+    outlet = _h(_shorten(view.outlet, OUTLET_LIMIT))
 
     def build(title: str, rule_limit: int) -> str:
         headline = f'<a href="{link}">{_h(title)}</a>' if link else f"<b>{_h(title)}</b>"
@@ -222,3 +249,41 @@ def telegram_html(view: AlertView) -> str:
             break
         message = build(_shorten(view.title, title_limit), rule_limit)
     return message
+
+
+def telegram_parts(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """An HTML reply as messages of at most `limit` characters, split between lines (a reply
+    never opens a tag on one line and closes it on another). A line too long for a message is
+    sent as plain text, in pieces: nothing is dropped."""
+    parts: list[str] = []
+    current: str | None = None
+    for line in text.split("\n"):
+        for piece in [line] if len(line) <= limit else _plain_pieces(line, limit):
+            joined = piece if current is None else f"{current}\n{piece}"
+            if len(joined) <= limit:
+                current = joined
+            else:
+                if current is not None:
+                    parts.append(current)
+                current = piece
+    if current is not None and current.strip():
+        parts.append(current)
+    return parts
+
+
+def _plain_pieces(line: str, limit: int) -> list[str]:
+    """A line of HTML without its tags, escaped again, cut between characters (never inside
+    an entity) into pieces of at most `limit` characters."""
+    pieces: list[str] = []
+    piece: list[str] = []
+    size = 0
+    for char in html.unescape(_TAG.sub("", line)):
+        escaped = html.escape(char, quote=False)
+        if size + len(escaped) > limit:
+            pieces.append("".join(piece))
+            piece, size = [], 0
+        piece.append(escaped)
+        size += len(escaped)
+    if piece:
+        pieces.append("".join(piece))
+    return pieces

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
+from bot.untrusted import for_terminal
 from bot.urls import hide_credentials
 
 REDACTED = "[redacted]"
@@ -75,13 +76,21 @@ def protect(secrets: Iterable[str | None]) -> None:
     logging.setLogRecordFactory(_factory)
 
 
+class TerminalFormatter(logging.Formatter):
+    """Log lines with control, bidi and invisible characters shown as escapes: a message may
+    quote what a feed or a chat sent."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))
+
+
 def setup(verbosity: int = 0, *, quiet: bool = False) -> None:
-    """Human-readable logs on standard error, redacted."""
+    """Human-readable logs on standard error, redacted and escaped."""
     logging.setLogRecordFactory(_factory)
     level = logging.WARNING if quiet else logging.INFO if verbosity == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

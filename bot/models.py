@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from bot.urls import IPAddress, is_public_address
+from bot.untrusted import safe_language, safe_text
+from bot.urls import IPAddress, is_public_address, safe_link
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,10 @@ class Item:
     """A feed entry after parsing and normalisation.
 
     `published` is what the feed claims (epoch seconds) or None when missing or unparsable.
+    Whichever parser builds an item, its text holds no control, bidi or invisible format
+    characters, its link is one a message may link to (or None; `canonical_link`, a key for
+    finding repeats, is kept as given), and its language is a tag (or None): see
+    `bot.untrusted`.
     """
 
     feed_url: str
@@ -43,6 +48,16 @@ class Item:
     published: float | None = None
     outlet: str = ""
     language: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("title", "author", "outlet"):
+            object.__setattr__(self, name, safe_text(getattr(self, name)))
+        for name in ("summary", "content"):
+            object.__setattr__(self, name, safe_text(getattr(self, name), multiline=True))
+        categories = tuple(safe_text(c) for c in self.categories)
+        object.__setattr__(self, "categories", tuple(c for c in categories if c))
+        object.__setattr__(self, "link", safe_link(self.link))
+        object.__setattr__(self, "language", safe_language(self.language))
 
     def field_text(self, name: str) -> str:
         """Text of a matchable field by its rule-file name."""

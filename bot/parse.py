@@ -15,11 +15,14 @@ from bot import fastparse
 from bot.errors import FeedParseError
 from bot.models import Item
 from bot.text import clean
-from bot.urls import canonical_url, is_web_link
+from bot.untrusted import safe_text
+from bot.urls import canonical_url, is_web_link, safe_link
 
 MAX_TITLE = 500
 MAX_SUMMARY = 2_000
 MAX_CONTENT = 20_000
+MAX_NAME = 200  # an author, the source an item claims
+MAX_CATEGORY = 100
 MAX_ITEMS = 1_000
 
 
@@ -28,6 +31,10 @@ class ParsedFeed:
     title: str | None
     items: tuple[Item, ...]
     warning: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.title is not None:
+            object.__setattr__(self, "title", safe_text(self.title) or None)
 
 
 def _time(entry: Mapping[str, Any]) -> float | None:
@@ -47,7 +54,7 @@ def _text(value: Any, limit: int) -> str:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    return clean(value[: limit * 4])[:limit]
+    return safe_text(clean(value[: limit * 4]))[:limit]
 
 
 def _content(entry: Mapping[str, Any]) -> str:
@@ -82,19 +89,28 @@ def _link(entry: Mapping[str, Any], base: str | None) -> str | None:
         href = raw.strip()
         if not href:
             continue
-        absolute = urljoin(base, href) if base else href
-        if is_web_link(absolute):
+        absolute = safe_link(urljoin(base, href) if base else href)
+        if absolute is not None:
             return absolute
     return None
 
 
 def outlet_name(feed_name: str | None, feed_title: str | None, url: str) -> str:
+    """Who published a feed: its name in the feeds file, else its own title, else its host."""
     if feed_name:
         return feed_name
     if feed_title:
         return feed_title
     host = urlsplit(url).hostname
     return host.removeprefix("www.") if host else url
+
+
+def with_source(outlet: str, source: str) -> str:
+    """The outlet shown for an item: the feed's, followed by the source the item claims
+    (its `<source>` element) as "via", never replaced by it."""
+    if not source or source.casefold() == outlet.casefold():
+        return outlet
+    return f"{outlet} (via {source})"
 
 
 def parse_feed(
@@ -137,9 +153,9 @@ def parse_feed(
             continue
         published = _time(entry)
         source = entry.get("source") if isinstance(entry.get("source"), Mapping) else {}
-        entry_outlet = _text(source.get("title"), 200) if source else ""
+        claimed = _text(source.get("title"), MAX_NAME) if source else ""
         tags = tuple(
-            _text(t.get("term") or t.get("label"), 100)
+            _text(t.get("term") or t.get("label"), MAX_CATEGORY)
             for t in entry.get("tags") or []
             if isinstance(t, Mapping)
         )
@@ -152,10 +168,10 @@ def parse_feed(
                 canonical_link=canonical_url(link) if link else None,
                 summary=summary,
                 content=_text(_content(entry), MAX_CONTENT) if with_content else "",
-                author=_text(entry.get("author"), 200),
+                author=_text(entry.get("author"), MAX_NAME),
                 categories=tuple(t for t in tags if t),
                 published=published,
-                outlet=entry_outlet or outlet,
+                outlet=with_source(outlet, claimed),
                 language=entry.get("language") or language,
             )
         )

@@ -2,8 +2,10 @@
 
 `/start`, `/help`, `/topics` (with a keyboard that toggles subscriptions), `/subscribe TOPIC…`,
 `/unsubscribe TOPIC…|all`, `/list`. In groups only administrators may change subscriptions;
-with `TELEGRAM_ALLOWED_CHATS` set, other chats get a polite refusal. The shell in
-`bot.deliver.telegram` fetches what these functions need and carries out what they return.
+with `TELEGRAM_ALLOWED_CHATS` set, other chats get a polite refusal to whatever they send, and
+without it a chat cannot subscribe once `TELEGRAM_MAX_CHATS` chats have. The shell in
+`bot.deliver.telegram` fetches what these functions need and carries out what they return
+(refusals at most once a day per chat).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 
 CHANGING = frozenset({"subscribe", "unsubscribe", "toggle"})
 TOGGLE_PREFIX = "toggle:"
+MAX_ECHOED = 10  # unknown topics named back in a reply
+ECHO_LENGTH = 40  # characters of each
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class Chat:
     allowed: bool = True
     is_admin: bool = True  # the sender may change this chat's subscriptions
     subscribed: frozenset[str] = frozenset()
+    room: bool = True  # another chat may subscribe (TELEGRAM_MAX_CHATS not reached)
+    max_chats: int = 0
 
     @property
     def is_group(self) -> bool:
@@ -46,7 +52,8 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What to do: subscription changes, a reply (HTML), and for a keyboard press, a notice."""
+    """What to do: subscription changes, a reply (HTML), and for a keyboard press, a notice.
+    A `refusal` is the reply to a chat Radar does not serve: sent at most once in a while."""
 
     reply: str | None = None
     keyboard: tuple[tuple[Button, ...], ...] | None = None
@@ -54,6 +61,7 @@ class Outcome:
     unsubscribe: tuple[str, ...] = ()
     notice: str | None = None
     refresh_keyboard: bool = False
+    refusal: bool = False
 
 
 def parse(text: str, bot_username: str | None = None) -> tuple[str, list[str]] | None:
@@ -113,7 +121,18 @@ def _refusal(chat: Chat) -> Outcome:
         reply=(
             "Sorry, this Radar bot only serves approved chats. "
             f"Ask its operator to add this chat's id (<code>{chat.id}</code>) to TELEGRAM_ALLOWED_CHATS."
-        )
+        ),
+        refusal=True,
+    )
+
+
+def _full(chat: Chat) -> Outcome:
+    return Outcome(
+        reply=(
+            f"Sorry, this Radar bot already sends alerts to as many chats as it may ({chat.max_chats}). "
+            f"Ask its operator to add this chat's id (<code>{chat.id}</code>) to TELEGRAM_ALLOWED_CHATS."
+        ),
+        refusal=True,
     )
 
 
@@ -123,14 +142,29 @@ def _admins_only() -> str:
 
 def _unknown(unknown: Sequence[str], topics: Sequence[Topic]) -> str:
     valid = ", ".join(f"<code>{_h(t.id)}</code>" for t in topics) or "none yet"
-    names = ", ".join(f"<code>{_h(u)}</code>" for u in unknown)
+    names = ", ".join(
+        f"<code>{_h(u if len(u) <= ECHO_LENGTH else u[: ECHO_LENGTH - 1] + '…')}</code>"
+        for u in unknown[:MAX_ECHOED]
+    )
+    if len(unknown) > MAX_ECHOED:
+        names += f" and {len(unknown) - MAX_ECHOED} more"
     return f"Unknown topic{'s' if len(unknown) > 1 else ''}: {names}. Valid topics: {valid}."
+
+
+def handle_text(chat: Chat) -> Outcome:
+    """A message that is not a command: in a private chat, a pointer to /help (or the
+    refusal); in a group, nothing."""
+    if chat.is_group:
+        return Outcome()
+    if not chat.allowed:
+        return _refusal(chat)
+    return Outcome(reply="Send /help to see what I can do.")
 
 
 def handle(command: str, args: Sequence[str], chat: Chat, topics: Sequence[Topic]) -> Outcome:
     """The outcome of a command sent in a chat."""
     known = {t.id: t for t in topics}
-    if not chat.allowed and command != "help":
+    if not chat.allowed:
         return _refusal(chat)
     if command == "start":
         intro = "Welcome to <b>Radar</b>. " if not chat.subscribed else ""
@@ -151,6 +185,8 @@ def handle(command: str, args: Sequence[str], chat: Chat, topics: Sequence[Topic
         names = [known[t].title if t in known else t for t in sorted(chat.subscribed)]
         return Outcome(reply="This chat receives:\n" + "\n".join(f"• {_h(n)}" for n in names))
     if command in ("subscribe", "unsubscribe"):
+        if command == "subscribe" and args and not chat.subscribed and not chat.room:
+            return _full(chat)
         if chat.is_group and not chat.is_admin:
             return Outcome(reply=_admins_only())
         return _change(command, args, chat, topics)
@@ -206,6 +242,8 @@ def handle_toggle(data: str, chat: Chat, topics: Sequence[Topic]) -> Outcome:
     topic = data.removeprefix(TOGGLE_PREFIX)
     if not chat.allowed:
         return Outcome(notice="This chat is not approved for Radar alerts.")
+    if not chat.subscribed and not chat.room:
+        return Outcome(notice=f"This Radar bot already serves {chat.max_chats} chats.")
     if chat.is_group and not chat.is_admin:
         return Outcome(notice=_admins_only())
     if topic not in {t.id for t in topics}:

@@ -100,3 +100,22 @@ def is_public_address(ip: IPAddress) -> bool:
         if embedded is not None:
             return is_public_address(embedded)
     return ip.is_global and not ip.is_multicast
+
+
+def safe_link(url: str | None) -> str | None:
+    """`url` when a message may link to it, else None: an http(s) URL with a host and a valid
+    port, without credentials (`https://www.bis.gov@evil.example/` shows one host and opens
+    another) or a backslash in its host part, and without spaces, control, bidi or other
+    invisible characters."""
+    if not url or not url.isprintable() or " " in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading the port is the check)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
+        return None
+    if "@" in parts.netloc or "\\" in parts.netloc:
+        return None
+    return url

@@ -14,6 +14,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,9 @@ class Call:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without TCP_NODELAY, Nagle's algorithm and
+    # the client's delayed ACK hold each answer back about 40 ms, as no real API does.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
@@ -109,6 +113,7 @@ class FakeApi(ABC):
             "error"  # "error" (HTTP 503) or "hang" (no answer until the client gives up)
         )
         self.hang_seconds = 30.0
+        self.changed = threading.Condition(self.lock)  # notified on every call
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.api = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -137,7 +142,14 @@ class FakeApi(ABC):
         call = Call(method, params, time.monotonic(), status, headers)
         with self.lock:
             self.calls.append(call)
+            self.changed.notify_all()
         return call
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Wait until `predicate()` holds, checked after every call (the timeout only keeps
+        a broken run from hanging the tests); True when it holds."""
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
 
     @abstractmethod
     def dispatch(
@@ -159,6 +171,7 @@ class FakeTelegram(FakeApi):
         self.blocked: set[int] = set()
         self.migrated: dict[int, int] = {}
         self.flood: dict[int, float] = {}  # chat id -> retry_after to answer once
+        self.hang_chats: set[int] = set()  # sendMessage to these chats never answers
         self.sent: list[dict[str, Any]] = []
         self._message_id = 1000
         self._sends: deque[float] = deque()
@@ -326,6 +339,9 @@ class FakeTelegram(FakeApi):
     def _m_sendMessage(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         chat_id = int(params["chat_id"])
         text = str(params.get("text", ""))
+        if chat_id in self.hang_chats:
+            time.sleep(self.hang_seconds)
+            return 0, None, {}
         now = time.monotonic()
         with self.lock:
             if chat_id in self.blocked:

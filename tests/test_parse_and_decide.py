@@ -67,13 +67,13 @@ def test_not_a_feed():
         parse_feed(b"", feed_url="u")
 
 
-def test_aggregator_entries_name_their_source_outlet():
+def test_aggregator_entries_name_their_source_after_the_feed():
     [item] = _parse(
         """<rss version="2.0"><channel><title>Google News</title>
         <item><title>x</title><guid>x</guid><source url="https://wire.example">Meridian Wire</source></item>
         </channel></rss>"""
     )
-    assert item.outlet == "Meridian Wire"
+    assert item.outlet == "Google News (via Meridian Wire)"
 
 
 SPEC = FeedSpec(url="https://example.com/f.xml", interval=600)

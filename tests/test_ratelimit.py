@@ -59,3 +59,42 @@ def test_waiters_woken_late_together_do_not_burst():
         return sent
 
     assert asyncio.run(run()) == [3.0, 3.5]
+
+
+def test_a_destination_waiting_for_its_own_turn_books_no_shared_slot():
+    """A chat in a flood wait (or its own spacing) must not push the overall rate back for
+    every other chat: before, its reservation booked the shared key a day ahead."""
+
+    async def run() -> list[tuple[str, float]]:
+        clock = Clock()
+        limiter = RateLimiter(clock.time, clock.sleep)
+        limiter.pause("chat:1", 86400)
+        sent: list[tuple[str, float]] = []
+
+        async def send(chat: str) -> None:
+            await limiter.wait([(chat, 1.0)], [("all", 0.1)])
+            sent.append((chat, clock.now))
+
+        waiting = asyncio.create_task(send("chat:1"))
+        await asyncio.sleep(0)
+        others = [asyncio.create_task(send(f"chat:{n}")) for n in (2, 3)]
+        for _ in range(10):
+            await asyncio.sleep(0)
+        await clock.jump(0.1)
+        await asyncio.gather(*others)
+        assert limiter.paused_for(["chat:1"]) > 86000
+        waiting.cancel()
+        return sent
+
+    assert asyncio.run(run()) == [("chat:2", 0.0), ("chat:3", 0.1)]
+
+
+def test_try_reserve_books_only_when_every_key_is_free_now():
+    clock = Clock()
+    limiter = RateLimiter(clock.time, clock.sleep)
+    assert limiter.try_reserve([("all", 0.1), ("refusals", 3.0)])
+    assert not limiter.try_reserve([("all", 0.1), ("refusals", 3.0)])
+    clock.now = 0.1
+    assert limiter.try_reserve([("all", 0.1)]), "the shared key alone is free again"
+    assert not limiter.try_reserve([("all", 0.1), ("refusals", 3.0)])
+    assert limiter.free_in([("refusals", 3.0)]) == 2.9

@@ -158,11 +158,7 @@ class OutboxWorker:
         before = (self.stats.sent, self.stats.retried, self.stats.failed)
         while True:
             due = await asyncio.to_thread(self.store.outbox.due, self.clock())
-            heads = [
-                d
-                for d in due
-                if d.destination not in self._active and kind_of(d.destination) in self.senders
-            ]
+            heads = self._heads(due)
             if not heads:
                 break
             await asyncio.gather(*(self._drain(d) for d in heads))
@@ -208,36 +204,65 @@ class OutboxWorker:
             await self._loop(stop, idle)
 
     async def _loop(self, stop: asyncio.Event, idle: float) -> None:
-        while not stop.is_set():
-            try:
-                await self.deliver_due()
-            except Exception:
-                log.exception("delivery loop failed; retrying")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=idle)
-            except TimeoutError:
-                continue
+        """Every `idle` seconds, start draining each destination that has a row due and is
+        not being drained already: a destination with a long queue (a group's 20 a minute)
+        never holds up a new alert to another."""
+        drains: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                try:
+                    due = await asyncio.to_thread(self.store.outbox.due, self.clock())
+                    for head in self._heads(due):
+                        self._active.add(head.destination)
+                        task = asyncio.create_task(self._drain(head))
+                        drains.add(task)
+                        task.add_done_callback(self._drained)
+                        task.add_done_callback(drains.discard)
+                except Exception:
+                    log.exception("delivery loop failed; retrying")
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=idle)
+                except TimeoutError:
+                    continue
+        finally:
+            for task in drains:
+                task.cancel()
+            await asyncio.gather(*drains, return_exceptions=True)
+
+    def _heads(self, due: list[Delivery]) -> list[Delivery]:
+        return [
+            d
+            for d in due
+            if d.destination not in self._active and kind_of(d.destination) in self.senders
+        ]
+
+    @staticmethod
+    def _drained(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("delivery failed; the row will be retried: %r", exc)
 
     async def _drain(self, head: Delivery) -> None:
         destination = head.destination
         self._active.add(destination)
         try:
-            async with self._slots:
-                current: Delivery | None = head
-                while current is not None:
-                    if not await self._deliver(current):
-                        break
-                    current = await asyncio.to_thread(
-                        self.store.outbox.next_due,
-                        destination,
-                        self.clock(),
-                        by_story=kind_of(destination) == CONSOLE,
-                    )
+            current: Delivery | None = head
+            while current is not None:
+                if not await self._deliver(current):
+                    break
+                current = await asyncio.to_thread(
+                    self.store.outbox.next_due,
+                    destination,
+                    self.clock(),
+                    by_story=kind_of(destination) == CONSOLE,
+                )
         finally:
             self._active.discard(destination)
 
     async def _deliver(self, delivery: Delivery) -> bool:
-        """Send one row; True when the destination may go on to its next row."""
+        """Send one row; True when the destination may go on to its next row.
+
+        The destination's turn is awaited before a sending slot is taken: the slots go round
+        the destinations that are ready, instead of being held by ones that must wait."""
         destination = delivery.destination
         sender = self.senders[kind_of(destination)]
         await sender.wait_turn(destination)
@@ -247,19 +272,20 @@ class OutboxWorker:
         gap = sender.spacing(destination)
         if last is not None and (wait := last + gap - self.clock()) > 0:
             await asyncio.sleep(min(wait, gap))
-        now = self.clock()
-        if not await asyncio.to_thread(
-            self.store.outbox.claim, delivery.id, self.owner, now, self.lease_ttl
-        ):
-            return False
-        view = await asyncio.to_thread(self.view, delivery)
-        parent_ref = await asyncio.to_thread(self._parent_ref, delivery)
-        try:
-            result = await sender.send(delivery.destination, view, parent_ref)
-        except Exception as exc:  # a sender bug must not lose the row
-            log.exception("sending to %s failed", delivery.destination)
-            result = Retry(f"unexpected error: {exc!r}")
-        return await asyncio.to_thread(self._record, delivery, result)
+        async with self._slots:
+            now = self.clock()
+            if not await asyncio.to_thread(
+                self.store.outbox.claim, delivery.id, self.owner, now, self.lease_ttl
+            ):
+                return False
+            view = await asyncio.to_thread(self.view, delivery)
+            parent_ref = await asyncio.to_thread(self._parent_ref, delivery)
+            try:
+                result = await sender.send(delivery.destination, view, parent_ref)
+            except Exception as exc:  # a sender bug must not lose the row
+                log.exception("sending to %s failed", delivery.destination)
+                result = Retry(f"unexpected error: {exc!r}")
+            return await asyncio.to_thread(self._record, delivery, result)
 
     def _record(self, delivery: Delivery, result: SendResult) -> bool:
         now = self.clock()

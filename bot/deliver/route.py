@@ -16,7 +16,10 @@ CONSOLE = "console"
 def destinations(
     rules: Sequence[Rule], settings: Settings, subscribers: Mapping[str, Sequence[int]]
 ) -> list[str]:
-    """Destinations for an alert on these rules, without repeats, in a stable order."""
+    """Destinations for an alert on these rules, without repeats, in a stable order: Slack
+    channels, then Telegram chats as `subscribers` lists them (the longest subscribed first).
+    With TELEGRAM_ALLOWED_CHATS set, only the chats on it (a chat that subscribed before the
+    list was set, and is not on it, gets nothing)."""
     found: dict[str, None] = {}
     if settings.console:
         found[CONSOLE] = None
@@ -28,10 +31,12 @@ def destinations(
             for channel in channels:
                 found[f"slack:{channel}"] = None
     if settings.telegram_token:
+        allowed = settings.telegram_allowed_chats
         for rule in rules:
             if rule.telegram:
                 for chat_id in subscribers.get(rule.id, ()):
-                    found[f"telegram:{chat_id}"] = None
+                    if allowed is None or chat_id in allowed:
+                        found[f"telegram:{chat_id}"] = None
     return list(found)
 
 

@@ -70,6 +70,9 @@ class SlackSender:
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
+                # Names in the text are never turned into mentions: headlines are feed text.
+                link_names=False,
+                parse="none",
             )
         except SlackApiError as exc:
             return self._failure(destination, exc)

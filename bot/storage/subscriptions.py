@@ -43,10 +43,11 @@ class Subscriptions(Repository):
             return sorted(_topics(conn, chat_id))
 
     def by_topic(self) -> dict[str, list[int]]:
-        """Chat ids by topic."""
+        """Chat ids by topic, the longest subscribed first (alerts go out in this order, so
+        chats that subscribe later, however many, never delay the ones already there)."""
         found: dict[str, list[int]] = {}
         query = sa.select(subscriptions.c.chat_id, subscriptions.c.topic).order_by(
-            subscriptions.c.chat_id
+            subscriptions.c.created, subscriptions.c.chat_id
         )
         with self._db.read() as conn:
             for chat_id, topic in conn.execute(query):
@@ -71,6 +72,12 @@ class Subscriptions(Repository):
     def chat_count(self) -> int:
         with self._db.read() as conn:
             return int(conn.scalar(sa.select(sa.func.count()).select_from(chats)) or 0)
+
+    def subscribed_chat_count(self) -> int:
+        """How many chats subscribe to at least one topic (what TELEGRAM_MAX_CHATS caps)."""
+        query = sa.select(sa.func.count(sa.distinct(subscriptions.c.chat_id)))
+        with self._db.read() as conn:
+            return int(conn.scalar(query) or 0)
 
     def _add(
         self,
