@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from bot import archive
 from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
-from bot.errors import Problem
+from bot.errors import Problem, StorageError
 from bot.feeds import load_feeds
 from bot.fetch import Fetcher
 from bot.format import plural
@@ -182,10 +183,18 @@ class Radar:
                 if report.error:
                     log.warning("feed %s: %s", report.url, report.error)
             stats.append(await self.outbox.deliver_due())
+        await self.prune()
         delivered = DeliveryStats(
             sum(s.sent for s in stats), sum(s.retried for s in stats), sum(s.failed for s in stats)
         )
         return CycleReport(polls, delivered, commands)
+
+    async def prune(self) -> None:
+        """Apply the archive's retention period; a database fault is logged, not raised."""
+        try:
+            await asyncio.to_thread(archive.prune, self.store, self.settings, self.clock())
+        except StorageError as exc:
+            log.error("pruning the archive: %s", exc)
 
     async def aclose(self) -> None:
         for sender in self.outbox.senders.values():

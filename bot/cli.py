@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import __version__, logs
 from bot.config import Settings, load_settings
@@ -74,12 +75,41 @@ def _parser() -> argparse.ArgumentParser:
     show = stories_commands.add_parser("show", help="one story, explaining each merge")
     show.add_argument("story_id", type=int)
 
+    _review_parsers(commands)
+
     db = commands.add_parser("db", help="the database's schema")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser(
         "upgrade", help="apply schema migrations (also applied at start when safe)"
     )
     return parser
+
+
+def _review_parsers(commands: Any) -> None:
+    """`radar archive`: the item archive that backtests replay."""
+    archive = commands.add_parser("archive", help="export or import the item archive")
+    archive_commands = archive.add_subparsers(
+        dest="archive_command", metavar="ACTION", required=True
+    )
+    export = archive_commands.add_parser(
+        "export", help="write the archive as JSON Lines (gzip when FILE ends in .gz)"
+    )
+    export.add_argument("file", type=Path)
+    export.add_argument("--since", help="only items first seen this long ago (for example 30d)")
+    load = archive_commands.add_parser(
+        "import", help="add an exported archive's items (already stored ones are skipped)"
+    )
+    load.add_argument("file", type=Path)
+
+
+def _review_dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
+    from bot import commands_review as review
+
+    if args.command == "archive":
+        if args.archive_command == "export":
+            return review.archive_export(settings, args.file, args.since)
+        return review.archive_import(settings, args.file)
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from bot import commands
+
+    if (code := _review_dispatch(args, settings)) is not None:
+        return code
 
     if args.command == "run":
         if args.once:

@@ -23,6 +23,8 @@ SLACK_API_URL = "https://slack.com/api/"
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 FLAG_ON = frozenset({"1", "true", "yes"})
 FLAG_OFF = frozenset({"", "0", "false", "no"})
+DEFAULT_ARCHIVE_DAYS = 90.0  # how long polled items are kept for backtests
+DAY = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class Settings:
     telegram_allowed_chats: frozenset[int] | None = None
     story_window: float = DEFAULT_WINDOW
     fetch: FetchLimits = field(default_factory=FetchLimits)
+    archive_days: float = DEFAULT_ARCHIVE_DAYS
 
     @property
     def console(self) -> bool:
@@ -118,4 +121,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         telegram_allowed_chats=_chats(env.get("TELEGRAM_ALLOWED_CHATS")),
         story_window=window,
         fetch=fetch,
+        archive_days=_number(env, "RADAR_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS, 1.0),
     )

@@ -32,6 +32,7 @@ from bot.storage import Store
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 10.0
+PRUNE_INTERVAL = 3600.0  # seconds between two prunings of the archive
 
 
 def _at(timestamp: float) -> datetime:
@@ -135,6 +136,13 @@ class Service:
         if job is not None:
             job.modify(next_run_time=_at(max(when, self.clock())))
 
+    async def _prune(self, stop: asyncio.Event) -> None:
+        """Apply the archive's retention at start, then every `PRUNE_INTERVAL`."""
+        while not stop.is_set():
+            await self.radar.prune()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=PRUNE_INTERVAL)
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -153,7 +161,10 @@ class Service:
             len(self.radar.config.ruleset.rules),
             ", ".join(self.radar.outbox.senders) or "nowhere",
         )
-        workers = [asyncio.create_task(self.radar.outbox.run(stop), name="outbox")]
+        workers = [
+            asyncio.create_task(self.radar.outbox.run(stop), name="outbox"),
+            asyncio.create_task(self._prune(stop), name="archive-retention"),
+        ]
         if self.radar.commands is not None:
             workers.append(
                 asyncio.create_task(self.radar.commands.run(stop), name="telegram-commands")

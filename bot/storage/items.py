@@ -94,12 +94,13 @@ class Items(Repository):
     def iterate(
         self, since: float | None = None, verdict: ItemVerdict | None = None, batch: int = 1000
     ) -> Iterator[StoredItem]:
-        """Stored items in order of arrival (the archive), read in batches."""
+        """Stored items in order of arrival (the archive), read in batches; `since`: only
+        those first seen at or after it."""
         last = 0
         while True:
             query = sa.select(items).where(items.c.id > last).order_by(items.c.id).limit(batch)
             if since is not None:
-                query = query.where(items.c.effective >= since)
+                query = query.where(items.c.first_seen >= since)
             if verdict is not None:
                 query = query.where(items.c.verdict == verdict.value)
             with self._db.read() as conn:
@@ -113,3 +114,13 @@ class Items(Repository):
     def count(self) -> int:
         with self._db.read() as conn:
             return int(conn.scalar(sa.select(sa.func.count()).select_from(items)) or 0)
+
+    def seen_span(self) -> tuple[float, float] | None:
+        """When the oldest and the newest stored items were first seen (None: no items)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(sa.func.min(items.c.first_seen), sa.func.max(items.c.first_seen))
+            ).first()
+        if row is None or row[0] is None:
+            return None
+        return float(row[0]), float(row[1])

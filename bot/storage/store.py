@@ -1,7 +1,7 @@
 """`Store`, the database behind every stage, and `Transaction`, several changes made at once.
 
 Both reach the same domain repositories (`feeds`, `items`, `stories`, `alerts`, `outbox`,
-`instances`, `subscriptions`, `meta`). On the store each call is its own short transaction;
+`instances`, `subscriptions`, `meta`, `archive`). On the store each call is its own short transaction;
 on a transaction every call joins it, and all of it is committed when the block ends.
 """
 
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from bot.storage.archive import Archive
 from bot.storage.engine import Bound, Connector, Database
 from bot.storage.feeds import Feeds
 from bot.storage.instances import Instances
@@ -38,6 +39,7 @@ class _Domains:
         self.instances = Instances(db)
         self.subscriptions = Subscriptions(db)
         self.meta = Meta(db)
+        self.archive = Archive(db)
 
 
 class Transaction(_Domains):
