@@ -21,6 +21,7 @@ from bot.format import plural
 from bot.models import FeedSpec, FeedState
 from bot.pipeline import Pipeline, PollReport, Prepared
 from bot.rules import RuleSet, load_rules
+from bot.rules.version import rules_version
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,15 @@ class Config:
     feeds: list[FeedSpec]
     ruleset: RuleSet
     warnings: list[Problem] = field(default_factory=list)
+    version: str = ""  # of the rules: `git:<commit>` or `sha256:<hash>` (bot.rules.version)
 
 
 def load_config(settings: Settings) -> Config:
     """Load and validate feeds and rules; raises ConfigError naming file and line."""
     feeds = load_feeds(settings.feeds_file)
     loaded = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
-    return Config(feeds.feeds, loaded.ruleset, [*feeds.problems, *loaded.warnings])
+    version = rules_version(settings.rules_dir)
+    return Config(feeds.feeds, loaded.ruleset, [*feeds.problems, *loaded.warnings], version)
 
 
 def build_senders(
@@ -112,7 +115,9 @@ class Radar:
         self.config = config
         self.store = store
         self.clock = clock
-        self.pipeline = Pipeline(store, config.ruleset, settings, clock=clock, rng=rng)
+        self.pipeline = Pipeline(
+            store, config.ruleset, settings, clock=clock, rng=rng, rules_version=config.version
+        )
         self.outbox = OutboxWorker(store, config.ruleset, senders, clock=clock)
         self.commands = None
         telegram = senders.get("telegram")

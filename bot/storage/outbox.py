@@ -28,8 +28,10 @@ class Alerts(Repository):
         matches: Matches,
         destinations: Sequence[tuple[str, int | None]],
         now: float,
+        rules_version: str | None = None,
     ) -> int:
-        """An alert and its outbox rows (destination, parent row to reply to)."""
+        """An alert and its outbox rows (destination, parent row to reply to); the version
+        of the rules that made it."""
         with self._db.write() as conn:
             alert_id = inserted_id(
                 conn.execute(
@@ -40,6 +42,7 @@ class Alerts(Repository):
                         rules=list(rules),
                         matches=matches,
                         created=now,
+                        rules_version=rules_version or None,
                     )
                 )
             )
@@ -85,6 +88,12 @@ class Alerts(Repository):
                 return
             yield from (records.alert(row) for row in rows)
             last = rows[-1].id
+
+    def latest(self) -> AlertRecord | None:
+        """The newest alert."""
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(alerts).order_by(alerts.c.id.desc()).limit(1)).first()
+            return records.alert(row) if row else None
 
     def story_roots(self, story_id: int) -> dict[str, int]:
         """For each destination, the outbox row that opened the story there (for threading)."""

@@ -45,6 +45,7 @@ class AlertRecord:
     rules: tuple[str, ...]
     matches: Matches
     created: float
+    rules_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ def alert(row: Any) -> AlertRecord:
         tuple(row.rules or ()),
         dict(row.matches or {}),
         row.created,
+        row.rules_version,
     )
 
 

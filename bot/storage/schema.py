@@ -88,6 +88,7 @@ stories = sa.Table(
 )
 
 STORY_KEY_LENGTH = 200
+RULES_VERSION_LENGTH = 80
 
 story_keys = sa.Table(
     "story_keys",
@@ -108,6 +109,8 @@ alerts = sa.Table(
     sa.Column("rules", sa.JSON, nullable=False),
     sa.Column("matches", sa.JSON, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
+    # The rules that made it: `git:<commit>`, or `sha256:<hash>` of a folder outside git
+    sa.Column("rules_version", sa.String(RULES_VERSION_LENGTH)),
     sa.Index("ix_alerts_story", "story_id"),
 )
 
