@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 IMPORT_CHUNK = 500  # items per write transaction while importing
 REQUIRED = ("feed_url", "guid", "title", "first_seen")
+NOT_EMPTY = ("feed_url", "guid")
 
 
 class ArchiveError(RadarError):
@@ -75,9 +76,10 @@ class ArchivedItem:
         """Raises ValueError naming what is wrong."""
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
-        missing = [key for key in REQUIRED if data.get(key) in (None, "")]
+        missing = [key for key in REQUIRED if data.get(key) is None]
+        missing += [key for key in NOT_EMPTY if key not in missing and not data.get(key)]
         if missing:
-            raise ValueError(f"missing {', '.join(missing)}")
+            raise ValueError(f"missing {', '.join(sorted(missing, key=REQUIRED.index))}")
         first_seen = _number(data, "first_seen")
         published = data.get("published")
         link = data.get("link") or None

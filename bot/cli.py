@@ -17,6 +17,7 @@ from bot.errors import ConfigError, StorageError
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+FORMATS = ("text", "markdown", "json")  # of `radar backtest`
 
 DESCRIPTION = """\
 Radar polls RSS/Atom feeds, matches new items against the rule files in git, merges the same
@@ -61,14 +62,6 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="feeds, deliveries and subscribers")
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    backtest = commands.add_parser(
-        "backtest", help="replay stored items through the rules in this working tree"
-    )
-    backtest.add_argument("--since", help="only items from this long ago (for example 30d)")
-    backtest.add_argument(
-        "--limit", type=int, default=20, help="changed items to list per rule (default 20)"
-    )
-
     stories = commands.add_parser("stories", help="recent stories and how they were merged")
     stories_commands = stories.add_subparsers(dest="stories_command", metavar="ACTION")
     stories.add_argument("--limit", type=int, default=20, help="stories to list (default 20)")
@@ -86,7 +79,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _review_parsers(commands: Any) -> None:
-    """`radar archive`: the item archive that backtests replay."""
+    """`radar backtest` and `radar archive`: reviewing rule changes."""
+    backtest = commands.add_parser(
+        "backtest",
+        help="what the rules in this working tree would alert on differently from a base",
+        description="Replay the item archive through the working tree's rules and through the "
+        "rules at a git ref, merging stories as radar run does, and report per rule the "
+        "stories that would now alert and those that would no longer alert.",
+    )
+    backtest.add_argument(
+        "--base", metavar="REF", help="git ref to compare with (default: the merge base with main)"
+    )
+    backtest.add_argument(
+        "--since", help="only items first seen this long ago (for example 30d, 12h)"
+    )
+    backtest.add_argument(
+        "--archive", type=Path, metavar="FILE", help="an exported archive instead of the database"
+    )
+    backtest.add_argument("--format", choices=FORMATS, default="text", help="default: text")
+    backtest.add_argument(
+        "--limit", type=int, default=10, help="stories to list per rule and way (default 10)"
+    )
+    backtest.add_argument("-o", "--output", type=Path, help="write the report to this file")
     archive = commands.add_parser("archive", help="export or import the item archive")
     archive_commands = archive.add_subparsers(
         dest="archive_command", metavar="ACTION", required=True
@@ -105,6 +119,16 @@ def _review_parsers(commands: Any) -> None:
 def _review_dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
     from bot import commands_review as review
 
+    if args.command == "backtest":
+        return review.backtest(
+            settings,
+            base=args.base,
+            since=args.since,
+            archive=args.archive,
+            fmt=args.format,
+            limit=args.limit,
+            output=args.output,
+        )
     if args.command == "archive":
         if args.archive_command == "export":
             return review.archive_export(settings, args.file, args.since)
@@ -166,8 +190,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return commands.rules_explain(settings, args.text, args.item)
     if args.command == "status":
         return commands.status(settings, as_json=args.json)
-    if args.command == "backtest":
-        return commands.backtest(settings, since=args.since, limit=args.limit)
     if args.command == "stories":
         if args.stories_command == "show":
             return commands.story_show(settings, args.story_id)

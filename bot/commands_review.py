@@ -3,18 +3,30 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.archive import ArchiveError, export_archive, import_archive, read_archive
+from bot import backtest_report, gitrefs
+from bot.archive import ArchivedItem, ArchiveError, export_archive, import_archive, read_archive
+from bot.backtest import Backtest, Side, compare
 from bot.config import Settings
-from bot.errors import RadarError
+from bot.errors import ConfigError, RadarError
 from bot.feeds import parse_duration
 from bot.format import plural
+from bot.gitrefs import RefError
+from bot.rules import load_rules
+from bot.rules.version import rules_version
 from bot.storage import Store
 
 OK, FAILED, USAGE = 0, 1, 2
+
+
+def _day(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
 
 
 def _out(text: str = "") -> None:
@@ -37,6 +49,110 @@ def since_cutoff(since: str | None, now: float) -> float | None:
         return now - parse_duration(since)
     except ValueError as exc:
         raise UsageError(f"--since {since}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Entries:
+    """The archive's items in range, and for the message when none is: where they come
+    from, how many there are in all and when they were first seen."""
+
+    kept: list[ArchivedItem]
+    source: str
+    total: int
+    span: tuple[float, float] | None
+
+
+def load_entries(settings: Settings, archive: Path | None, cutoff: float | None) -> Entries:
+    """The archive's items first seen since `cutoff`, from a file or the database."""
+    if archive is not None:
+        every = list(read_archive(archive))
+        seen = [e.first_seen for e in every]
+        kept = [e for e in every if cutoff is None or e.first_seen >= cutoff]
+        return Entries(kept, str(archive), len(every), (min(seen), max(seen)) if seen else None)
+    store = Store(settings.db_url)
+    try:
+        kept = [ArchivedItem.from_stored(s) for s in store.items.iterate(since=cutoff)]
+        source = f"the archive in {store.name}"
+        return Entries(kept, source, store.items.count(), store.items.seen_span())
+    finally:
+        store.close()
+
+
+def _side(label: str, folder: Path, settings: Settings, version: str) -> Side:
+    feeds = folder / settings.feeds_file.name
+    ruleset = load_rules(folder, exclude=(settings.feeds_file, feeds)).ruleset
+    return Side(label, folder, ruleset, version)
+
+
+def backtest(
+    settings: Settings,
+    *,
+    base: str | None,
+    since: str | None,
+    archive: Path | None,
+    fmt: str,
+    limit: int,
+    output: Path | None = None,
+) -> int:
+    """Replay the archive through the working tree's rules and the base's; print the report."""
+    try:
+        report = run_backtest(settings, base=base, since=since, archive=archive)
+    except (UsageError, RefError, ArchiveError) as exc:
+        _err(f"radar: backtest: {exc}")
+        return USAGE
+    except ConfigError as exc:
+        _err(f"radar: backtest: the rules do not load:\n{exc}")
+        return USAGE
+    rendered = render(report, fmt, limit)
+    if output is not None:
+        output.write_text(rendered, encoding="utf-8")
+    else:
+        sys.stdout.write(rendered)
+    return OK
+
+
+def render(report: Backtest | str, fmt: str, limit: int) -> str:
+    """A report in a format; a string report says why there was nothing to replay."""
+    if isinstance(report, str):
+        if fmt == "json":
+            return json.dumps({"items": 0, "message": report}, ensure_ascii=False) + "\n"
+        if fmt == "markdown":
+            return f"{backtest_report.MARKER}\n### Radar backtest\n\n{backtest_report.md_escape(report)}\n"
+        return report + "\n"
+    if fmt == "markdown":
+        return backtest_report.markdown(report, limit)
+    if fmt == "json":
+        return json.dumps(backtest_report.as_json(report), indent=2, ensure_ascii=False) + "\n"
+    return backtest_report.text(report, limit) + "\n"
+
+
+def run_backtest(
+    settings: Settings, *, base: str | None, since: str | None, archive: Path | None
+) -> Backtest | str:
+    """The backtest, or a sentence saying why there is nothing to replay."""
+    cutoff = since_cutoff(since, time.time())
+    found = load_entries(settings, archive, cutoff)
+    if not found.kept:
+        if not found.total:
+            return (
+                f"{found.source} is empty: nothing to replay (radar run collects items; "
+                "radar archive import FILE brings an exported archive)"
+            )
+        span = found.span
+        seen = f", first seen {_day(span[0])} – {_day(span[1])}" if span else ""
+        return (
+            f"no item of {found.source} was first seen in the last {since} "
+            f"({plural(found.total, 'item')} in all{seen}): nothing to replay"
+        )
+    entries = found.kept
+    head_version = rules_version(settings.rules_dir)
+    with tempfile.TemporaryDirectory(prefix="radar-base-") as tmp:
+        at = gitrefs.extract(settings.rules_dir, base, Path(tmp))
+        base_side = _side(at.label, at.folder, settings, f"git:{at.commit}")
+        head_side = _side(
+            f"{settings.rules_dir} in the working tree", settings.rules_dir, settings, head_version
+        )
+        return compare(entries, base_side, head_side, settings, since=since, judged=None)
 
 
 def archive_export(settings: Settings, path: Path, since: str | None) -> int:
