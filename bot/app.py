@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot import archive
+from bot import archive, subscriptions
 from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
@@ -193,6 +193,17 @@ class Radar:
             sum(s.sent for s in stats), sum(s.retried for s in stats), sum(s.failed for s in stats)
         )
         return CycleReport(polls, delivered, commands)
+
+    def apply(self, config: Config) -> None:
+        """New rules and feeds (a reload): the next polls match with them, deliveries and
+        Telegram commands read them; polls under way finish with the rules they began with."""
+        self.config = config
+        self.pipeline.use(config.ruleset, config.version)
+        self.outbox.ruleset = config.ruleset
+        if self.commands is not None:
+            self.commands.topics = [
+                subscriptions.Topic(r.id, r.title, r.description) for r in config.ruleset.topics
+            ]
 
     async def prune(self) -> None:
         """Apply the archive's retention period; a database fault is logged, not raised."""

@@ -24,6 +24,7 @@ TELEGRAM_API_URL = "https://api.telegram.org/bot"
 FLAG_ON = frozenset({"1", "true", "yes"})
 FLAG_OFF = frozenset({"", "0", "false", "no"})
 DEFAULT_ARCHIVE_DAYS = 90.0  # how long polled items are kept for backtests
+DEFAULT_RELOAD_INTERVAL = 5.0  # seconds between two looks at the rules files in `radar run`
 DAY = 86400.0
 
 
@@ -41,6 +42,7 @@ class Settings:
     story_window: float = DEFAULT_WINDOW
     fetch: FetchLimits = field(default_factory=FetchLimits)
     archive_days: float = DEFAULT_ARCHIVE_DAYS
+    reload_interval: float = DEFAULT_RELOAD_INTERVAL  # 0: only on SIGHUP
 
     @property
     def console(self) -> bool:
@@ -122,4 +124,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         story_window=window,
         fetch=fetch,
         archive_days=_number(env, "RADAR_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS, 1.0),
+        reload_interval=_number(env, "RADAR_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL, 0.0),
     )
