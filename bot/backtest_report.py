@@ -140,11 +140,12 @@ def _md_section(rule: RuleChange, limit: int) -> list[str]:
     return lines
 
 
-def markdown(report: Backtest, limit: int) -> str:
+def markdown(
+    report: Backtest, limit: int, *, heading: str = f"{MARKER}\n### Radar backtest"
+) -> str:
     since = f", since {md_escape(report.since)}" if report.since else ""
     lines = [
-        MARKER,
-        "### Radar backtest",
+        heading,
         "",
         f"Replayed **{plural(report.items, 'archived item')}** ({_span(report)}{since}) through "
         f"the rules at {md_escape(report.base.label)} ({_md_code(short(report.base.version))}) "

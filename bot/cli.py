@@ -101,6 +101,26 @@ def _review_parsers(commands: Any) -> None:
         "--limit", type=int, default=10, help="stories to list per rule and way (default 10)"
     )
     backtest.add_argument("-o", "--output", type=Path, help="write the report to this file")
+
+    ci = commands.add_parser("ci", help="what CI runs (the same check before you push)")
+    ci_commands = ci.add_subparsers(dest="ci_command", metavar="ACTION", required=True)
+    ci_rules = ci_commands.add_parser(
+        "rules",
+        help="rules check, rules test and a backtest against the base, as one Markdown report",
+    )
+    ci_rules.add_argument(
+        "--base", metavar="REF", help="git ref to compare with (default: the merge base with main)"
+    )
+    ci_rules.add_argument(
+        "--archive",
+        type=Path,
+        metavar="FILE",
+        help="archive to replay (default: $RADAR_CI_ARCHIVE, else the database's)",
+    )
+    ci_rules.add_argument("-o", "--output", type=Path, help="write the report to this file")
+    ci_rules.add_argument(
+        "--limit", type=int, default=5, help="stories to list per rule and way (default 5)"
+    )
     archive = commands.add_parser("archive", help="export or import the item archive")
     archive_commands = archive.add_subparsers(
         dest="archive_command", metavar="ACTION", required=True
@@ -128,6 +148,10 @@ def _review_dispatch(args: argparse.Namespace, settings: Settings) -> int | None
             fmt=args.format,
             limit=args.limit,
             output=args.output,
+        )
+    if args.command == "ci":
+        return review.ci_rules(
+            settings, base=args.base, archive=args.archive, output=args.output, limit=args.limit
         )
     if args.command == "archive":
         if args.archive_command == "export":

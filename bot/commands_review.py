@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,6 +157,104 @@ def run_backtest(
             f"{settings.rules_dir} in the working tree", settings.rules_dir, settings, head_version
         )
         return compare(entries, base_side, head_side, settings, since=since, judged=None)
+
+
+CI_ARCHIVE_VARIABLE = "RADAR_CI_ARCHIVE"  # an archive file for `radar ci rules`
+COMMENT_LIMIT = 60_000  # characters: GitHub refuses comments over 65,536
+
+
+def _captured(command: Callable[[], int]) -> tuple[int, str]:
+    """A command's exit code and what it printed."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = command()
+    return code, buffer.getvalue().strip()
+
+
+def _md_block(title: str, code: int, output: str) -> list[str]:
+    mark = "✅" if code == OK else "❌"
+    lines = output.splitlines()
+    last = lines[-1] if lines else ""
+    block = [f"{mark} **{title}**: {backtest_report.md_escape(last)}"]
+    if len(lines) > 1:
+        block += [
+            "",
+            "<details><summary>details</summary>",
+            "",
+            "```",
+            *lines[:-1],
+            "```",
+            "</details>",
+        ]
+    return [*block, ""]
+
+
+def ci_rules(
+    settings: Settings,
+    *,
+    base: str | None,
+    archive: Path | None,
+    output: Path | None,
+    limit: int,
+) -> int:
+    """What CI runs on a pull request touching the rules: `rules check`, `rules test` and a
+    backtest against the base, as one Markdown report (a job summary, a sticky comment).
+    Non-zero when the check or the examples fail, or the backtest cannot run."""
+    from bot import commands
+
+    checked, check_out = _captured(lambda: commands.rules_check(settings))
+    tested, test_out = (FAILED, "not run: the rules do not load")
+    if checked == OK:
+        tested, test_out = _captured(lambda: commands.rules_test(settings))
+    lines = [backtest_report.MARKER, "### Radar: rules check", ""]
+    lines += _md_block("radar rules check", checked, check_out)
+    lines += _md_block("radar rules test", tested, test_out)
+    code = OK if checked == tested == OK else FAILED
+    archive = archive or _ci_archive()
+    if checked != OK:
+        lines.append("Backtest not run: the rules do not load.")
+    elif archive is None and not _has_items(settings):
+        lines.append(
+            "Backtest not run: no archive (give `--archive FILE`, or set "
+            f"`{CI_ARCHIVE_VARIABLE}`; the workflow uses the `RADAR_ARCHIVE_URL` secret or a "
+            "committed sample)."
+        )
+    else:
+        try:
+            report = run_backtest(settings, base=base, since=None, archive=archive)
+        except (UsageError, RefError, ArchiveError, ConfigError) as exc:
+            _err(f"radar: ci rules: backtest: {exc}")
+            lines.append(f"❌ Backtest could not run: {backtest_report.md_escape(str(exc))}")
+            code = USAGE
+        else:
+            if isinstance(report, str):
+                lines.append(f"Backtest: {backtest_report.md_escape(report)}")
+            else:
+                lines.append(backtest_report.markdown(report, limit, heading="#### Backtest"))
+    text = "\n".join(lines).rstrip() + "\n"
+    if len(text) > COMMENT_LIMIT:
+        text = text[:COMMENT_LIMIT] + "\n\n… (cut: run `radar ci rules` locally for all of it)\n"
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    for name, result in (("rules check", checked), ("rules test", tested)):
+        if result != OK:
+            _err(f"radar: ci rules: {name} failed")
+    return code
+
+
+def _ci_archive() -> Path | None:
+    value = os.environ.get(CI_ARCHIVE_VARIABLE)
+    return Path(value) if value else None
+
+
+def _has_items(settings: Settings) -> bool:
+    store = Store(settings.db_url)
+    try:
+        return store.items.count() > 0
+    finally:
+        store.close()
 
 
 def archive_export(settings: Settings, path: Path, since: str | None) -> int:

@@ -221,3 +221,33 @@ def test_base_without_the_rules_folder(repo, monkeypatch, capsys):
     code, _, err = radar(args, env, monkeypatch, capsys)
     assert code == 2
     assert "HEAD~1 (" in err and "has no folder moved/" in err
+
+
+def test_ci_rules_reports_check_examples_and_backtest_in_one_comment(repo, monkeypatch, capsys):
+    root, env, archive = repo
+    report = root.parent / "report.md"
+    args = ["ci", "rules", "--base", "main", "--archive", str(archive), "-o", str(report)]
+    code, _, err = radar(args, env, monkeypatch, capsys)
+    assert code == 0, err
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith("<!-- radar-backtest -->\n### Radar: rules check")
+    assert "✅ **radar rules check**: ok: 1 feed, 2 rules" in text
+    assert "✅ **radar rules test**: ok: 2 examples of 2 rules behave as written" in text
+    assert "#### Backtest" in text and "| `ai-summit` | new | 0 | 1 | +1 | 0 |" in text
+    assert text.count("<!-- radar-backtest -->") == 1
+
+    bad = {**NARROWED, "examples": {"match": ["Tokyo adds export controls on lithography chips"]}}
+    write_rules(root / "rules", [bad], ACTORS)
+    monkeypatch.setenv("RADAR_CI_ARCHIVE", str(archive))
+    code, out, err = radar(["ci", "rules", "--base", "main"], env, monkeypatch, capsys)
+    assert code == 1 and "radar: ci rules: rules test failed" in err
+    assert "❌ **radar rules test**: 1 of 1 example failed" in out
+    assert "<details><summary>details</summary>" in out and "#### Backtest" in out
+
+    (root / "rules" / "ai-summit.yaml").write_text(
+        "id: ai-summit\nmatch: {any: [\n", encoding="utf-8"
+    )
+    code, out, _ = radar(["ci", "rules", "--base", "main"], env, monkeypatch, capsys)
+    assert code == 1
+    assert "❌ **radar rules check**: 1 error found" in out
+    assert "Backtest not run: the rules do not load." in out
