@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import archive, subscriptions
 from bot.config import Settings
@@ -23,6 +23,9 @@ from bot.pipeline import Pipeline, PollReport, Prepared
 from bot.rules import RuleSet, load_rules
 from bot.rules.version import rules_version
 from bot.storage import Store
+
+if TYPE_CHECKING:
+    from bot.feedback import SlackVerdicts
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,11 @@ class Radar:
         )
         self.outbox = OutboxWorker(store, config.ruleset, senders, clock=clock)
         self.commands = None
+        self.slack_verdicts: SlackVerdicts | None = None
+        if settings.slack_token:
+            from bot.feedback import SlackVerdicts
+
+            self.slack_verdicts = SlackVerdicts(settings, store)
         telegram = senders.get("telegram")
         if telegram is not None:
             from bot.deliver.telegram import TelegramCommands, TelegramSender
@@ -189,6 +197,11 @@ class Radar:
                     log.warning("feed %s: %s", report.url, report.error)
             stats.append(await self.outbox.deliver_due())
         await self.prune()
+        if self.slack_verdicts is not None:
+            try:
+                await asyncio.to_thread(self.slack_verdicts.collect, self.clock())
+            except StorageError as exc:
+                log.error("reading Slack reactions: %s", exc)
         delivered = DeliveryStats(
             sum(s.sent for s in stats), sum(s.retried for s in stats), sum(s.failed for s in stats)
         )

@@ -46,10 +46,11 @@ class ArchivedItem:
     effective: float
     first_seen: float
     verdict: ItemVerdict = ItemVerdict.NEW
+    judged: str | None = None  # users' verdicts on its alert ("2 not relevant, 0 relevant")
 
     @classmethod
-    def from_stored(cls, stored: StoredItem) -> ArchivedItem:
-        return cls(stored.item, stored.effective, stored.first_seen, stored.verdict)
+    def from_stored(cls, stored: StoredItem, judged: str | None = None) -> ArchivedItem:
+        return cls(stored.item, stored.effective, stored.first_seen, stored.verdict, judged)
 
     def to_json(self) -> dict[str, Any]:
         item = self.item
@@ -69,7 +70,7 @@ class ArchivedItem:
             "effective": self.effective,
             "first_seen": self.first_seen,
             "verdict": self.verdict.value,
-        }
+        } | ({"judged": self.judged} if self.judged else {})
 
     @classmethod
     def from_json(cls, data: Any) -> ArchivedItem:
@@ -104,7 +105,8 @@ class ArchivedItem:
             raise ValueError(f"verdict {data.get('verdict')!r} is not new or record") from exc
         if verdict is ItemVerdict.SEEN:
             raise ValueError("verdict 'seen' is not stored")
-        return cls(item, effective, first_seen, verdict)
+        judged = data.get("judged")
+        return cls(item, effective, first_seen, verdict, str(judged) if judged else None)
 
 
 def _number(data: dict[str, Any], key: str) -> float:
@@ -154,11 +156,19 @@ def read_archive(path: Path) -> Iterator[ArchivedItem]:
             raise ArchiveError(f"{path}:{number}: cannot read: {exc}") from exc
 
 
+def stored_entries(store: Store, since: float | None = None) -> Iterator[ArchivedItem]:
+    """Every stored item (first seen at or after `since`), in order of arrival, with the
+    verdicts users gave its alert."""
+    from bot.feedback import judged_items
+
+    judged = judged_items(store)
+    for stored in store.items.iterate(since=since):
+        yield ArchivedItem.from_stored(stored, judged.get((stored.item.feed_url, stored.item.guid)))
+
+
 def export_archive(store: Store, path: Path, since: float | None = None) -> int:
     """Every stored item (first seen at or after `since`), in order of arrival."""
-    return write_archive(
-        path, (ArchivedItem.from_stored(s) for s in store.items.iterate(since=since))
-    )
+    return write_archive(path, stored_entries(store, since))
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,17 @@ def _review_parsers(commands: Any) -> None:
     )
     backtest.add_argument("-o", "--output", type=Path, help="write the report to this file")
 
+    verdicts = commands.add_parser(
+        "feedback", help="users' verdicts on alerts, per rule (export: candidate examples)"
+    )
+    verdicts.add_argument("--rule", metavar="ID", help="only this rule's alerts")
+    verdicts_commands = verdicts.add_subparsers(dest="feedback_command", metavar="ACTION")
+    export_examples = verdicts_commands.add_parser(
+        "export", help="headlines judged not relevant, as no_match examples in YAML"
+    )
+    export_examples.add_argument("--rule", metavar="ID", required=True, dest="export_rule")
+    export_examples.add_argument("-o", "--output", type=Path, help="file to write")
+
     ci = commands.add_parser("ci", help="what CI runs (the same check before you push)")
     ci_commands = ci.add_subparsers(dest="ci_command", metavar="ACTION", required=True)
     ci_rules = ci_commands.add_parser(
@@ -149,6 +160,10 @@ def _review_dispatch(args: argparse.Namespace, settings: Settings) -> int | None
             limit=args.limit,
             output=args.output,
         )
+    if args.command == "feedback":
+        if args.feedback_command == "export":
+            return review.feedback_export(settings, args.export_rule, args.output)
+        return review.feedback_list(settings, args.rule)
     if args.command == "ci":
         return review.ci_rules(
             settings, base=args.base, archive=args.archive, output=args.output, limit=args.limit

@@ -14,9 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import backtest_report, gitrefs
-from bot.archive import ArchivedItem, ArchiveError, export_archive, import_archive, read_archive
-from bot.backtest import Backtest, Side, compare
+from bot import backtest_report, feedback, gitrefs
+from bot.archive import (
+    ArchivedItem,
+    ArchiveError,
+    export_archive,
+    import_archive,
+    read_archive,
+    stored_entries,
+)
+from bot.backtest import Backtest, Side, compare, item_key
 from bot.config import Settings
 from bot.errors import ConfigError, RadarError
 from bot.feeds import parse_duration
@@ -75,7 +82,7 @@ def load_entries(settings: Settings, archive: Path | None, cutoff: float | None)
         return Entries(kept, str(archive), len(every), (min(seen), max(seen)) if seen else None)
     store = Store(settings.db_url)
     try:
-        kept = [ArchivedItem.from_stored(s) for s in store.items.iterate(since=cutoff)]
+        kept = list(stored_entries(store, cutoff))
         source = f"the archive in {store.name}"
         return Entries(kept, source, store.items.count(), store.items.seen_span())
     finally:
@@ -156,7 +163,8 @@ def run_backtest(
         head_side = _side(
             f"{settings.rules_dir} in the working tree", settings.rules_dir, settings, head_version
         )
-        return compare(entries, base_side, head_side, settings, since=since, judged=None)
+        judged = {item_key(e): e.judged for e in entries if e.judged}
+        return compare(entries, base_side, head_side, settings, since=since, judged=judged)
 
 
 CI_ARCHIVE_VARIABLE = "RADAR_CI_ARCHIVE"  # an archive file for `radar ci rules`
@@ -255,6 +263,32 @@ def _has_items(settings: Settings) -> bool:
         return store.items.count() > 0
     finally:
         store.close()
+
+
+def feedback_list(settings: Settings, rule_id: str | None) -> int:
+    store = Store(settings.db_url)
+    try:
+        records = store.verdicts.all(rule_id)
+    finally:
+        store.close()
+    for line in feedback.listing(records, rule_id):
+        _out(line)
+    return OK
+
+
+def feedback_export(settings: Settings, rule_id: str, output: Path | None) -> int:
+    store = Store(settings.db_url)
+    try:
+        records = store.verdicts.all(rule_id)
+    finally:
+        store.close()
+    text, count = feedback.export_examples(records, rule_id, time.time())
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        _out(f"wrote {plural(count, 'candidate no_match example')} for {rule_id} to {output}")
+    else:
+        sys.stdout.write(text)
+    return OK
 
 
 def archive_export(settings: Settings, path: Path, since: str | None) -> int:

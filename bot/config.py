@@ -25,6 +25,8 @@ FLAG_ON = frozenset({"1", "true", "yes"})
 FLAG_OFF = frozenset({"", "0", "false", "no"})
 DEFAULT_ARCHIVE_DAYS = 90.0  # how long polled items are kept for backtests
 DEFAULT_RELOAD_INTERVAL = 5.0  # seconds between two looks at the rules files in `radar run`
+SLACK_NOT_RELEVANT = frozenset({"-1", "thumbsdown", "x"})  # reactions that judge an alert
+SLACK_RELEVANT = frozenset({"+1", "thumbsup", "white_check_mark"})
 DAY = 86400.0
 
 
@@ -43,6 +45,8 @@ class Settings:
     fetch: FetchLimits = field(default_factory=FetchLimits)
     archive_days: float = DEFAULT_ARCHIVE_DAYS
     reload_interval: float = DEFAULT_RELOAD_INTERVAL  # 0: only on SIGHUP
+    slack_not_relevant: frozenset[str] = SLACK_NOT_RELEVANT
+    slack_relevant: frozenset[str] = SLACK_RELEVANT
 
     @property
     def console(self) -> bool:
@@ -93,6 +97,14 @@ def _chats(raw: str | None) -> frozenset[int] | None:
     return frozenset(chats)
 
 
+def _names(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
+    """Comma-separated Slack reaction names (`-1, x` or `:-1:,:x:`)."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return frozenset(part.strip().strip(":") for part in raw.split(",") if part.strip(" :"))
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     rules_dir = Path(env.get("RADAR_RULES") or "rules")
@@ -125,4 +137,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fetch=fetch,
         archive_days=_number(env, "RADAR_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS, 1.0),
         reload_interval=_number(env, "RADAR_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL, 0.0),
+        slack_not_relevant=_names(env, "RADAR_SLACK_NOT_RELEVANT", SLACK_NOT_RELEVANT),
+        slack_relevant=_names(env, "RADAR_SLACK_RELEVANT", SLACK_RELEVANT),
     )

@@ -193,6 +193,10 @@ class Service:
             asyncio.create_task(self._prune(stop), name="archive-retention"),
             asyncio.create_task(reloader.run(stop), name="rules-reload"),
         ]
+        if self.radar.slack_verdicts is not None:
+            workers.append(
+                asyncio.create_task(self.radar.slack_verdicts.run(stop), name="slack-verdicts")
+            )
         if self.radar.commands is not None:
             workers.append(
                 asyncio.create_task(self.radar.commands.run(stop), name="telegram-commands")

@@ -198,6 +198,36 @@ class Outbox(Repository):
             row = conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first()
             return records.delivery(row) if row else None
 
+    def sent_to(self, alert_id: int, destination: str) -> Delivery | None:
+        """The row that delivered an alert to a destination, if it was sent."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(outbox).where(
+                    outbox.c.alert_id == alert_id,
+                    outbox.c.destination == destination,
+                    outbox.c.status == SENT.value,
+                )
+            ).first()
+            return records.delivery(row) if row else None
+
+    def recent_alerts(self, kind: str, since: float, limit: int) -> list[Delivery]:
+        """Top-level alerts sent to destinations of one kind (`slack`) since `since`,
+        newest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(outbox)
+                .join(alerts, alerts.c.id == outbox.c.alert_id)
+                .where(
+                    outbox.c.status == SENT.value,
+                    outbox.c.destination.startswith(f"{kind}:", autoescape=True),
+                    outbox.c.sent >= since,
+                    alerts.c.kind == AlertKind.ALERT.value,
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(limit)
+            )
+            return [records.delivery(r) for r in rows]
+
     def last_sent(self, destination: str) -> float | None:
         """When the last message to a destination went out (by any instance)."""
         with self._db.read() as conn:
