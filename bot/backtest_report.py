@@ -17,6 +17,7 @@ from bot.rules.version import short
 MAX_WORDS = 8  # matched words shown per story
 MAX_RULE_SECTIONS = 10  # changed rules detailed in Markdown; the table counts them all
 MARKDOWN_TITLE = 160  # characters of a headline in Markdown
+MARKDOWN_WHY = 200  # characters of why a rule is silent now
 MARKER = "<!-- radar-backtest -->"  # finds the pull request's sticky comment
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
@@ -117,7 +118,9 @@ def _md_story(story: StoryAlert) -> str:
         parts.append(" ".join(_md_code(w) for w in story.words[:MAX_WORDS]))
     line = "- " + " — ".join(parts)
     if story.why_not:
-        line += f"<br>now: {md_escape(story.why_not)}"
+        why = story.why_not
+        why = why if len(why) <= MARKDOWN_WHY else why[: MARKDOWN_WHY - 1] + "…"
+        line += f"<br>now: {_md_code(why)}"
     if story.judged:
         line += f"<br>**users:** {md_escape(story.judged)}"
     return line

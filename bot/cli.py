@@ -26,7 +26,7 @@ chats that subscribed to a topic, or (with neither configured) to standard outpu
 
 Configuration comes from the environment: RADAR_DB, RADAR_RULES, RADAR_FEEDS, SLACK_BOT_TOKEN,
 SLACK_API_URL, SLACK_DEFAULT_CHANNEL, TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL,
-TELEGRAM_ALLOWED_CHATS (see the README)."""
+TELEGRAM_ALLOWED_CHATS, RADAR_ARCHIVE_DAYS, RADAR_RELOAD_INTERVAL (see the README)."""
 
 
 def _parser() -> argparse.ArgumentParser:
