@@ -44,8 +44,9 @@ def summary_line(report: Backtest) -> str:
     now = sum(len(r.now) for r in changed)
     gone = sum(len(r.no_longer) for r in changed)
     stories = "1 story" if now == 1 else f"{now} stories"
+    verb = "alerts" if len(changed) == 1 else "alert"
     return (
-        f"{plural(len(changed), 'rule')} alert differently: {stories} would now alert, "
+        f"{plural(len(changed), 'rule')} {verb} differently: {stories} would now alert, "
         f"{gone} would no longer alert"
     )
 

@@ -32,6 +32,7 @@ from bot.gitrefs import RefError
 from bot.rules import load_rules
 from bot.rules.version import rules_version
 from bot.storage import Store
+from bot.types import ItemVerdict
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -156,6 +157,11 @@ def run_backtest(
             f"({plural(found.total, 'item')} in all{seen}): nothing to replay"
         )
     entries = found.kept
+    if not any(e.verdict is ItemVerdict.NEW for e in entries):
+        return (
+            f"none of the {plural(len(entries), 'item')} of {found.source} in range could alert "
+            "(all were recorded without alerting: feeds' backlogs, or too old): nothing to replay"
+        )
     head_version = rules_version(settings.rules_dir)
     with tempfile.TemporaryDirectory(prefix="radar-base-") as tmp:
         at = gitrefs.extract(settings.rules_dir, base, Path(tmp))

@@ -12,6 +12,7 @@ from test_archive import radar
 
 from bot.archive import ArchivedItem, write_archive
 from bot.models import Item
+from bot.types import ItemVerdict
 
 HOUR = 3600.0
 GPU_RULE = {"id": "gpu-watch", "title": "GPU watch", "match": {"any": ["GPU*"]}}
@@ -251,3 +252,17 @@ def test_ci_rules_reports_check_examples_and_backtest_in_one_comment(repo, monke
     assert code == 1
     assert "❌ **radar rules check**: 1 error found" in out
     assert "Backtest not run: the rules do not load." in out
+
+
+def test_an_archive_of_backlog_items_only_has_nothing_to_replay(repo, monkeypatch, capsys):
+    _, env, _ = repo
+    path = repo[0].parent / "backlog.jsonl"
+    entry = _entry(1, "Seoul adds export controls on HBM chips", "Wire", time.time())
+    write_archive(
+        path, [ArchivedItem(entry.item, entry.effective, entry.first_seen, ItemVerdict.RECORD)]
+    )
+    code, out, _ = radar(
+        ["backtest", "--base", "main", "--archive", str(path)], env, monkeypatch, capsys
+    )
+    assert code == 0
+    assert "none of the 1 item of" in out and "recorded without alerting" in out
