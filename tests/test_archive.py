@@ -19,7 +19,7 @@ from bot.models import FeedSpec, FeedState
 from bot.pipeline import Pipeline
 from bot.rules import load_rules
 from bot.storage import Store
-from bot.types import DeliveryStatus
+from bot.types import DeliveryStatus, Judgement
 
 DAY = 86400.0
 
@@ -130,8 +130,15 @@ def _ingest(pipeline: Pipeline, clock: list[float], when: float, slug: str, titl
     pipeline.ingest(spec, FeedState(spec.url), result)
 
 
-def test_retention_keeps_stories_with_pending_deliveries(tmp_path):
-    db_url = f"sqlite:///{tmp_path / 'radar.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """An empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'radar.db'}"
+    return request.getfixturevalue("pg_schema_url")
+
+
+def test_retention_keeps_stories_with_pending_deliveries(tmp_path, db_url):
     settings = Settings(db_url=db_url, archive_days=30)
     ruleset = load_rules(write_rules(tmp_path / "rules")).ruleset
     store = Store(db_url)
@@ -175,6 +182,16 @@ def test_retention_keeps_stories_with_pending_deliveries(tmp_path):
         assert left == ["https://new.example/rss", "https://waiting.example/rss"]
         assert store.stories.count() == 2 and store.alerts.count() == 2
         assert prune(store, settings, now).items == 0
+
+        # Verdicts outlive the alerts they judged: they keep the headline and rules version.
+        alert = next(store.alerts.iterate())
+        assert store.verdicts.record(alert.id, "console", "u1", Judgement.NOT_RELEVANT, now)
+        assert not store.verdicts.record(9999, "console", "u1", Judgement.RELEVANT, now)
+        store.archive.prune(now + 365 * DAY)
+        [verdict] = store.verdicts.all("chip-export")
+        assert verdict.title.startswith("Seoul adds export controls") or verdict.title.startswith(
+            "Berlin"
+        )
     finally:
         store.close()
 
