@@ -113,7 +113,7 @@ def backtest(
         _err(f"radar: backtest: {exc}")
         return USAGE
     except ConfigError as exc:
-        _err(f"radar: backtest: the rules do not load:\n{exc}")
+        _err(f"radar: backtest: the rules in {settings.rules_dir} do not load:\n{exc}")
         return USAGE
     rendered = render(report, fmt, limit)
     if output is not None:
@@ -165,7 +165,12 @@ def run_backtest(
     head_version = rules_version(settings.rules_dir)
     with tempfile.TemporaryDirectory(prefix="radar-base-") as tmp:
         at = gitrefs.extract(settings.rules_dir, base, Path(tmp))
-        base_side = _side(at.label, at.folder, settings, f"git:{at.commit}")
+        try:
+            base_side = _side(at.label, at.folder, settings, f"git:{at.commit}")
+        except ConfigError as exc:
+            raise RefError(
+                f"the rules at {at.label} ({at.commit[:12]}) do not load:\n{exc}"
+            ) from exc
         head_side = _side(
             f"{settings.rules_dir} in the working tree", settings.rules_dir, settings, head_version
         )

@@ -266,3 +266,19 @@ def test_an_archive_of_backlog_items_only_has_nothing_to_replay(repo, monkeypatc
     )
     assert code == 0
     assert "none of the 1 item of" in out and "recorded without alerting" in out
+
+
+def test_base_rules_that_do_not_load_are_named_by_ref(repo, monkeypatch, capsys):
+    root, env, archive = repo
+    git(root, "stash", "-q", "--include-untracked")
+    git(root, "checkout", "-q", "-b", "broken")
+    (root / "rules" / "gpu-watch.yaml").write_text(
+        "id: gpu-watch\nmatch: {any: [\n", encoding="utf-8"
+    )
+    commit_all(root, "broken")
+    git(root, "checkout", "-q", "main")
+    git(root, "stash", "pop", "-q")
+    args = ["backtest", "--base", "broken", "--archive", str(archive)]
+    code, _, err = radar(args, env, monkeypatch, capsys)
+    assert code == 2
+    assert "radar: backtest: the rules at broken (" in err and "gpu-watch.yaml:" in err
