@@ -21,8 +21,9 @@ from pathlib import Path
 
 import yaml
 
+from bot.errors import FeedParseError
 from bot.models import Item
-from bot.parse import FeedParseError, parse_feed
+from bot.parse import parse_feed
 from bot.rules import RuleSet, load_rules
 from bot.text import fold, words
 

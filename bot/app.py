@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from bot import archive, subscriptions
+from bot import archive, decide, subscriptions
 from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
@@ -18,7 +18,7 @@ from bot.errors import Problem, StorageError
 from bot.feeds import load_feeds
 from bot.fetch import Fetcher
 from bot.format import plural
-from bot.models import FeedSpec, FeedState
+from bot.models import FeedSpec, FeedState, FetchResult
 from bot.pipeline import Pipeline, PollReport, Prepared
 from bot.rules import RuleSet, load_rules
 from bot.rules.version import rules_version
@@ -89,6 +89,8 @@ class CycleReport:
         ]
         if followups := sum(len(p.followups) for p in self.polls):
             parts.append(plural(followups, "follow-up"))
+        if unrouted := sum(len(p.unrouted) for p in self.polls):
+            parts.append(f"{plural(unrouted, 'alert')} with nowhere to go")
         parts.append(f"{plural(self.delivered.sent, 'message')} delivered")
         if self.delivered.retried:
             parts.append(f"{self.delivered.retried} to retry")
@@ -140,8 +142,18 @@ class Radar:
     async def _prepared(
         self, order: int, spec: FeedSpec, fetcher: Fetcher, state: FeedState | None
     ) -> Prepared:
-        stored, result = await self.pipeline.fetch(spec, fetcher, state)
-        return await asyncio.to_thread(self.pipeline.prepare, spec, stored, result, order)
+        """Fetch and prepare one feed. Whatever goes wrong with it is that feed's error
+        (recorded and backed off); only the database failing stops the cycle."""
+        stored = state or FeedState(url=spec.url)
+        try:
+            stored, result = await self.pipeline.fetch(spec, fetcher, state)
+            return await asyncio.to_thread(self.pipeline.prepare, spec, stored, result, order)
+        except StorageError:
+            raise
+        except Exception as exc:
+            log.exception("feed %s failed", spec.name or spec.url)
+            failed = FetchResult(spec.url, error=f"unexpected error: {exc!r}")
+            return await asyncio.to_thread(self.pipeline.prepare, spec, stored, failed, order)
 
     async def poll_all(
         self,
@@ -156,11 +168,8 @@ class Radar:
         tasks: list[asyncio.Task[Prepared]] = []
         for order, spec in enumerate(self.config.feeds):
             state = states.get(spec.url)
-            if state is not None and state.gone:
-                continue
-            if state is not None and state.failures and state.next_due and state.next_due > now:
-                continue  # backing off, or the server asked us to wait
-            tasks.append(asyncio.create_task(self._prepared(order, spec, fetcher, state)))
+            if decide.poll_now(state, now, every_feed=True):
+                tasks.append(asyncio.create_task(self._prepared(order, spec, fetcher, state)))
         reports: list[PollReport] = []
         if not tasks:
             return reports

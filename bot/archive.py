@@ -26,6 +26,7 @@ from bot.models import Item
 from bot.storage import Pruned, Store, StoredItem
 from bot.types import ItemVerdict
 from bot.urls import canonical_url
+from bot.verdicts import judged_items
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,6 @@ def read_archive(path: Path) -> Iterator[ArchivedItem]:
 def stored_entries(store: Store, since: float | None = None) -> Iterator[ArchivedItem]:
     """Every stored item (first seen at or after `since`), in order of arrival, with the
     verdicts users gave its alert."""
-    from bot.feedback import judged_items
-
     judged = judged_items(store)
     for stored in store.items.iterate(since=since):
         yield ArchivedItem.from_stored(stored, judged.get((stored.item.feed_url, stored.item.guid)))

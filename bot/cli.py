@@ -147,7 +147,12 @@ def _review_parsers(commands: Any) -> None:
     load.add_argument("file", type=Path)
 
 
+REVIEW_COMMANDS = frozenset({"backtest", "archive", "feedback", "ci"})
+
+
 def _review_dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
+    if args.command not in REVIEW_COMMANDS:
+        return None
     from bot import commands_review as review
 
     if args.command == "backtest":

@@ -10,6 +10,7 @@ from typing import Any
 from bot import decide
 from bot.app import Radar, build_senders, load_config
 from bot.config import Settings
+from bot.deliver.route import unreachable
 from bot.errors import ConfigError, Problem
 from bot.feeds import format_duration, load_feeds
 from bot.format import plural, when
@@ -17,7 +18,6 @@ from bot.logs import redact
 from bot.merge import Evidence
 from bot.models import Item
 from bot.rules import load_rules
-from bot.rules.examples import run_examples
 from bot.rules.version import rules_version, short
 from bot.rules.wildcards import common_word_problems
 from bot.storage import AlertRecord, Store
@@ -64,6 +64,16 @@ def rules_check(settings: Settings) -> int:
         rules = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
         problems.extend(rules.warnings)
         problems.extend(common_word_problems(rules.wildcards, rules.ruleset.lexicon.wording))
+        problems.extend(
+            Problem(
+                rule.path,
+                None,
+                f"alerts on {rule.id!r} would reach no destination: {why}",
+                "warning",
+            )
+            for rule in rules.ruleset.rules
+            if (why := unreachable(rule, settings)) is not None
+        )
     except ConfigError as exc:
         problems.extend(exc.problems)
     for problem in problems:
@@ -87,6 +97,8 @@ def rules_check(settings: Settings) -> int:
 
 def rules_test(settings: Settings) -> int:
     ruleset = load_rules(settings.rules_dir, exclude=(settings.feeds_file,)).ruleset
+    from bot.rules.examples import run_examples
+
     checked, failures = run_examples(ruleset)
     for failure in failures:
         _out(str(failure))
@@ -175,16 +187,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     rows: list[dict[str, Any]] = []
     for spec in feeds:
         state = states.get(spec.url)
-        if state is None or state.last_poll is None:
-            health = "new"
-        elif state.gone:
-            health = "gone"
-        elif decide.is_broken(state, now):
-            health = "broken"
-        elif state.failures:
-            health = "failing"
-        else:
-            health = "ok"
+        health = decide.feed_health(state, now).value
         validators = [
             n
             for n, v in (

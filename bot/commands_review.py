@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import backtest_report, feedback, gitrefs
+from bot import backtest_report, gitrefs, verdicts
 from bot.archive import (
     ArchivedItem,
     ArchiveError,
@@ -282,7 +282,7 @@ def feedback_list(settings: Settings, rule_id: str | None) -> int:
         records = store.verdicts.all(rule_id)
     finally:
         store.close()
-    for line in feedback.listing(records, rule_id):
+    for line in verdicts.listing(records, rule_id):
         _out(line)
     return OK
 
@@ -293,7 +293,7 @@ def feedback_export(settings: Settings, rule_id: str, output: Path | None) -> in
         records = store.verdicts.all(rule_id)
     finally:
         store.close()
-    text, count = feedback.export_examples(records, rule_id, time.time())
+    text, count = verdicts.export_examples(records, rule_id, time.time())
     if output is not None:
         output.write_text(text, encoding="utf-8")
         _out(f"wrote {plural(count, 'candidate no_match example')} for {rule_id} to {output}")

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.feeds import parse_duration
-from bot.fetch import (
+from bot.models import (
     ALLOW_PRIVATE_REDIRECTS_VARIABLE,
     DEFAULT_MAX_BYTES,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
     FetchLimits,
 )
-from bot.merge import DEFAULT_WINDOW
+
+DEFAULT_WINDOW = 4 * 86400.0  # how far apart two items of one story may be
 
 DEFAULT_DB = "sqlite:///state/radar.db"
 SLACK_API_URL = "https://slack.com/api/"

@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from bot.fetch import FetchResult
-from bot.models import FeedSpec, FeedState, Item
+from bot.models import FeedSpec, FeedState, FetchResult, Item
+from bot.types import FeedHealth
 from bot.types import ItemVerdict as Verdict
 
 MAX_BACKOFF = 6 * 3600.0
@@ -152,9 +152,34 @@ def failed_parse(
     )
 
 
+def feed_health(state: FeedState | None, now: float) -> FeedHealth:
+    """How a feed is doing, from what the database says of it."""
+    if state is None or state.last_poll is None:
+        return FeedHealth.NEW
+    if state.gone:
+        return FeedHealth.GONE
+    if is_broken(state, now):
+        return FeedHealth.BROKEN
+    return FeedHealth.FAILING if state.failures else FeedHealth.OK
+
+
 def is_broken(state: FeedState, now: float) -> bool:
     """A feed that has failed for days is shown as broken."""
     return state.failing_since is not None and now - state.failing_since >= BROKEN_AFTER
+
+
+def poll_now(state: FeedState | None, now: float, *, every_feed: bool = False) -> bool:
+    """Whether a feed is to be polled now, by what the database says of it: never a feed that
+    is gone or backing off (failures, or a server's Retry-After); a healthy one when its time
+    has come, or always with `every_feed` (`radar run --once` polls every feed once)."""
+    if state is None:
+        return True
+    if state.gone:
+        return False
+    waiting = state.next_due is not None and state.next_due > now
+    if state.failures and waiting:
+        return False
+    return every_feed or not waiting
 
 
 def first_due(

@@ -1,4 +1,16 @@
-"""Exceptions that Radar raises to its callers."""
+"""Exceptions that Radar raises to its callers: one tree under `RadarError`.
+
+    RadarError
+    ├── ConfigError     feeds, rules, vocabulary or the environment are invalid (exit status 2)
+    ├── InvalidValue    one value cannot be used: a phrase, a duration (its caller adds where)
+    ├── FeedError       a feed's own failure: the fetch or the document (recorded, backed off)
+    │   ├── FetchError      what came over the network (too large, bad encoding, a redirect)
+    │   └── FeedParseError  the document is not a feed
+    ├── StorageError    the database failed (exit status 1)
+    └── NotFound        an id that names nothing (an alert, a story, an item)
+
+Every message names what and where.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +48,28 @@ class ConfigError(RadarError):
         else:
             self.problems = problems
             super().__init__("\n".join(str(p) for p in problems))
+
+
+class InvalidValue(RadarError, ValueError):
+    """A value that cannot be used, and why; the caller says where it came from."""
+
+
+class FeedError(RadarError):
+    """A feed's own failure: it becomes the feed's error, recorded and backed off, and never
+    stops the other feeds."""
+
+
+class FetchError(FeedError):
+    """What came over the network could not be used (too large, an unknown encoding, a refused
+    redirect)."""
+
+
+class FeedParseError(FeedError):
+    """The document is not a feed at all (an HTML page, garbage, an empty body)."""
+
+
+class NotFound(RadarError, LookupError):
+    """An id that names nothing."""
 
 
 class StorageError(RadarError):

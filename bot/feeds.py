@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from bot.errors import ConfigError, Problem
+from bot.errors import ConfigError, InvalidValue, Problem
 from bot.models import FeedSpec
 from bot.urls import WEB_SCHEMES, hide_credentials, url_problem
 from bot.yamlfile import load_yaml, validation_problems
@@ -25,16 +25,16 @@ DURATION_PATTERN = r"^\d+(\.\d+)?[smhdw]?$"
 def parse_duration(value: Any) -> float:
     """`30s`, `5m`, `2h`, `3d`, `1w` or a number of seconds, as seconds."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 30s, 5m, 2h or 3d, got {value!r}")
+        raise InvalidValue(f"expected a duration such as 30s, 5m, 2h or 3d, got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
     else:
         m = _DURATION.match(str(value))
         if not m:
-            raise ValueError(f"expected a duration such as 30s, 5m, 2h or 3d, got {value!r}")
+            raise InvalidValue(f"expected a duration such as 30s, 5m, 2h or 3d, got {value!r}")
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if seconds <= 0:
-        raise ValueError(f"a duration must be positive, got {value!r}")
+        raise InvalidValue(f"a duration must be positive, got {value!r}")
     return seconds
 
 

@@ -18,9 +18,9 @@ import asyncio
 import socket
 import time
 import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from collections.abc import Callable
+from dataclasses import replace
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -28,9 +28,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot import __version__
-from bot.errors import RadarError
+from bot.errors import FetchError
 from bot.logs import redact
-from bot.urls import url_problem
+from bot.models import ALLOW_PRIVATE_REDIRECTS_VARIABLE, DEFAULT_MAX_BYTES, FetchLimits, FetchResult
+from bot.urls import IPAddress, url_problem
 
 try:
     import brotli
@@ -39,16 +40,11 @@ except ImportError:  # the optional `brotli` extra
 
 PROJECT_URL = "https://github.com/restriction-radar/radar"
 USER_AGENT = f"Radar/{__version__} (+{PROJECT_URL}; feed alerting bot)"
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_TOTAL_TIMEOUT = 20.0
-DEFAULT_READ_TIMEOUT = 15.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
 # Decoded bytes asked of a decompressor at a time, so that no single call can produce more
 # than about this much beyond the size limit.
 DECODE_STEP = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
-ALLOW_PRIVATE_REDIRECTS_VARIABLE = "RADAR_ALLOW_PRIVATE_REDIRECTS"
 KEPT_HEADERS = (
     "etag",
     "last-modified",
@@ -64,67 +60,9 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
 
-IPAddress = IPv4Address | IPv6Address
-_NAT64 = ip_network("64:ff9b::/96")
-
-
-def is_public_address(ip: IPAddress) -> bool:
-    """Whether `ip` is on the public internet: not loopback, private, link-local, shared
-    (carrier-grade NAT), multicast, reserved or documentation space, nor one of those
-    embedded in an IPv6 address (IPv4-mapped, 6to4, NAT64)."""
-    if isinstance(ip, IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in _NAT64:
-            embedded = IPv4Address(int(ip) & 0xFFFF_FFFF)
-        if embedded is not None:
-            return is_public_address(embedded)
-    return ip.is_global and not ip.is_multicast
-
-
-@dataclass(frozen=True, slots=True)
-class FetchLimits:
-    """Limits of every fetch. `is_public` classifies addresses (injectable for tests)."""
-
-    max_bytes: int = DEFAULT_MAX_BYTES
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    read_timeout: float = DEFAULT_READ_TIMEOUT
-    total_timeout: float = DEFAULT_TOTAL_TIMEOUT
-    concurrency: int = 32
-    per_host: int = 2
-    max_redirects: int = 5
-    allow_private_redirects: bool = False
-    is_public: Callable[[IPAddress], bool] = is_public_address
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResult:
-    """The outcome of one fetch. `status` is None when no HTTP response arrived."""
-
-    url: str
-    status: int | None = None
-    body: bytes | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    final_url: str | None = None
-    permanent_redirect: str | None = None
-    error: str | None = None
-    wire_bytes: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.body is not None
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-
-class FetchError(RadarError):
-    """A feed's own failure, which becomes the fetch's error text."""
-
 
 class BodyTooLarge(FetchError):
-    pass
+    """The decoded body went past the size limit."""
 
 
 class _Decoder(Protocol):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from bot.urls import IPAddress, is_public_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +108,48 @@ class FeedState:
     gone: bool = False
     baselined: bool = False
     title: str | None = None
+
+
+ALLOW_PRIVATE_REDIRECTS_VARIABLE = "RADAR_ALLOW_PRIVATE_REDIRECTS"
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_TOTAL_TIMEOUT = 20.0
+DEFAULT_READ_TIMEOUT = 15.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """Limits of every fetch. `is_public` classifies addresses (injectable for tests)."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT
+    concurrency: int = 32
+    per_host: int = 2
+    max_redirects: int = 5
+    allow_private_redirects: bool = False
+    is_public: Callable[[IPAddress], bool] = is_public_address
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one fetch. `status` is None when no HTTP response arrived."""
+
+    url: str
+    status: int | None = None
+    body: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    final_url: str | None = None
+    permanent_redirect: str | None = None
+    error: str | None = None
+    wire_bytes: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.body is not None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304

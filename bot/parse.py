@@ -11,6 +11,8 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from bot import fastparse
+from bot.errors import FeedParseError
 from bot.models import Item
 from bot.text import clean
 from bot.urls import canonical_url, is_web_link
@@ -19,10 +21,6 @@ MAX_TITLE = 500
 MAX_SUMMARY = 2_000
 MAX_CONTENT = 20_000
 MAX_ITEMS = 1_000
-
-
-class FeedParseError(Exception):
-    """The document is not a feed at all (an HTML page, garbage, an empty body)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +110,7 @@ def parse_feed(
     headers = {"content-location": base_url or feed_url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(
+    parsed = fastparse.parse(body, headers) or feedparser.parse(
         body, response_headers=headers, resolve_relative_uris=False, sanitize_html=False
     )
     feed = parsed.get("feed") or {}

@@ -25,10 +25,11 @@ from bot import decide, merge
 from bot.config import Settings
 from bot.decide import ItemDecision
 from bot.deliver.route import destinations
+from bot.errors import FeedParseError
 from bot.feeds import resolve_local
-from bot.fetch import Fetcher, FetchResult, read_local
-from bot.models import FeedSpec, FeedState, ItemMatches
-from bot.parse import FeedParseError, ParsedFeed, parse_feed
+from bot.fetch import Fetcher, read_local
+from bot.models import FeedSpec, FeedState, FetchResult, ItemMatches
+from bot.parse import ParsedFeed, parse_feed
 from bot.plan import plan_alerts
 from bot.rules import Rule, RuleSet
 from bot.storage import Store, Transaction
@@ -53,6 +54,7 @@ class PollReport:
     recorded: int = 0
     alerts: list[int] = field(default_factory=list)
     followups: list[int] = field(default_factory=list)
+    unrouted: list[int] = field(default_factory=list)  # alerts that found no destination
     state: FeedState | None = None
     wire_bytes: int = 0
     seconds: float = 0.0
@@ -403,18 +405,24 @@ class Pipeline:
                     rules_version=active.version,
                 )
             )
-        elif story is None:  # a new story nobody is told of: recorded all the same
-            report.alerts.append(
-                tx.alerts.create(
-                    story_id=story_id,
-                    item_id=item_id,
-                    kind=AlertKind.ALERT,
-                    rules=rule_ids,
-                    matches=payload,
-                    destinations=[],
-                    now=now,
-                    rules_version=active.version,
-                )
+        elif story is None:  # a new story nobody is told of: recorded, logged and counted
+            alert_id = tx.alerts.create(
+                story_id=story_id,
+                item_id=item_id,
+                kind=AlertKind.ALERT,
+                rules=rule_ids,
+                matches=payload,
+                destinations=[],
+                now=now,
+                rules_version=active.version,
+            )
+            report.alerts.append(alert_id)
+            report.unrouted.append(alert_id)
+            log.warning(
+                "alert %d (%s) has no destination: %s",
+                alert_id,
+                ", ".join(rule_ids),
+                decision.item.title[:120],
             )
         if plan.followup:
             report.followups.append(

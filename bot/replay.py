@@ -19,8 +19,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from bot.config import Settings
-from bot.fetch import FetchResult
-from bot.models import FeedSpec, FeedState, Item
+from bot.models import FeedSpec, FeedState, FetchResult, Item
 from bot.pipeline import Pipeline
 from bot.rules import RuleSet
 from bot.storage import Store

@@ -117,9 +117,10 @@ class Service:
                 log.debug("%s is being polled by another instance", spec.url)
                 return
             state = await asyncio.to_thread(store.feeds.state, spec.url)
-            if state is not None and state.next_due is not None and state.next_due > now + 1:
-                # Another instance polled it since this job was scheduled.
-                self._reschedule(spec, state.next_due)
+            if not decide.poll_now(state, now + 1):
+                # Another instance polled it since this job was scheduled, or it is waiting.
+                if state is not None and state.next_due is not None:
+                    self._reschedule(spec, state.next_due)
                 return
             assert self._fetcher is not None
             report = await self.radar.pipeline.poll(spec, self._fetcher, state)

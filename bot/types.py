@@ -26,6 +26,24 @@ class Judgement(StrEnum):
     NOT_RELEVANT = "not_relevant"
 
 
+class FeedHealth(StrEnum):
+    """How a feed is doing, as `radar status` shows it."""
+
+    NEW = "new"  # never polled
+    OK = "ok"
+    FAILING = "failing"  # its last poll failed; it is backing off
+    BROKEN = "broken"  # failing for days
+    GONE = "gone"  # 410: no longer polled
+
+
+class Severity(StrEnum):
+    """How urgent a rule's alerts are, least first."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
 class DeliveryStatus(StrEnum):
     """An outbox row's state: waiting (or retrying), delivered, or failed for good."""
 

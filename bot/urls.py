@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from ipaddress import IPv4Address, IPv6Address, ip_network
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TRACKING_PARAMS = frozenset(
@@ -82,3 +83,20 @@ def url_problem(url: str) -> str | None:
     except ValueError:
         return "its port must be a number from 0 to 65535"
     return None
+
+
+IPAddress = IPv4Address | IPv6Address
+_NAT64 = ip_network("64:ff9b::/96")
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """Whether `ip` is on the public internet: not loopback, private, link-local, shared
+    (carrier-grade NAT), multicast, reserved or documentation space, nor one of those
+    embedded in an IPv6 address (IPv4-mapped, 6to4, NAT64)."""
+    if isinstance(ip, IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = IPv4Address(int(ip) & 0xFFFF_FFFF)
+        if embedded is not None:
+            return is_public_address(embedded)
+    return ip.is_global and not ip.is_multicast

@@ -19,7 +19,7 @@ from feedserver import now_rfc822, rss, static
 
 from bot.app import CycleReport, Radar, build_senders, load_config
 from bot.config import load_settings
-from bot.fetch import FetchLimits
+from bot.models import FetchLimits
 from bot.storage import Store
 from bot.types import DeliveryStatus
 

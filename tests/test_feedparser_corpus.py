@@ -16,8 +16,10 @@ import pytest
 from feedserver import static
 from helpers import SHIPPED_RULES
 
-from bot.fetch import Fetcher, FetchLimits
-from bot.parse import FeedParseError, parse_feed
+from bot.errors import FeedParseError
+from bot.fetch import Fetcher
+from bot.models import FetchLimits
+from bot.parse import parse_feed
 from bot.rules import load_rules
 
 CORPUS = os.environ.get("RADAR_FEEDPARSER_CORPUS")

@@ -21,8 +21,10 @@ from feedserver import FeedServer, bomb, encode, now_rfc822, redirect, rss, stat
 from helpers import ROOT, environment, run_once, write_feeds, write_rules
 
 from bot.config import load_settings
-from bot.fetch import Fetcher, FetchLimits, FetchResult, IPAddress, is_public_address
+from bot.fetch import Fetcher
+from bot.models import FetchLimits, FetchResult
 from bot.storage import Store
+from bot.urls import IPAddress, is_public_address
 
 GOOD_TITLE = "Japan tightens export controls on chipmaking tools"
 PUBLIC_HOST = "127.0.0.2"

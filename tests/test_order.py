@@ -8,8 +8,7 @@ import random
 from helpers import SHIPPED_RULES, cli
 
 from bot.config import Settings
-from bot.fetch import FetchResult
-from bot.models import FeedSpec, FeedState
+from bot.models import FeedSpec, FeedState, FetchResult
 from bot.pipeline import Pipeline
 from bot.plan import AlertPlan, plan_alerts
 from bot.replay import Labelled, _document

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 from email.utils import formatdate
 
 import pytest
 
 from bot import decide
 from bot.decide import Verdict
-from bot.fetch import FetchResult
-from bot.models import FeedSpec, FeedState, Item
-from bot.parse import FeedParseError, parse_feed
+from bot.errors import FeedParseError
+from bot.models import FeedSpec, FeedState, FetchResult, Item
+from bot.parse import parse_feed
 
 NOW = 1_800_000_000.0
 RNG = random.Random(7)
@@ -185,3 +186,16 @@ def test_classify_items():
         items[3:4], known_guids=set(), known_links=set(), baseline=True, max_age=3 * 86400, now=NOW
     )
     assert baseline[0].verdict is Verdict.RECORD and baseline[0].reason == "first poll of the feed"
+
+
+def test_one_decision_says_whether_a_feed_is_polled_now():
+    now = 10_000.0
+    healthy = FeedState(url="u", last_poll=now - 60, next_due=now + 540)
+    backing_off = replace(healthy, failures=3)
+    gone = replace(healthy, gone=True)
+    assert decide.poll_now(None, now), "never polled"
+    assert not decide.poll_now(healthy, now), "its interval has not passed"
+    assert decide.poll_now(healthy, now, every_feed=True), "run --once polls every feed"
+    assert decide.poll_now(replace(healthy, next_due=now - 1), now)
+    assert not decide.poll_now(backing_off, now, every_feed=True)
+    assert not decide.poll_now(gone, now, every_feed=True)

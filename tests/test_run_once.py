@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from feedserver import now_rfc822, rss, static
 from helpers import cli, environment, run_once, write_feeds, write_rules
@@ -143,3 +146,60 @@ def test_configuration_errors_exit_2_naming_file_and_line(tmp_path):
     assert "broken.yaml:3" in result.stderr
     assert "unknown key 'mtach'" in result.stderr
     assert "did you mean 'match'" in result.stderr
+
+
+def test_an_empty_rules_folder_is_a_configuration_error(tmp_path, feed_server):
+    url = feed_server.set("/wire.xml", static(rss([_item(EXPORT, "a")])))
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url, "baseline": False}])
+    (tmp_path / "rules").mkdir()
+    env = environment(tmp_path, tmp_path / "rules", feeds)
+    run = cli(["run", "--once"], env)
+    assert run.returncode == 2
+    assert "no rule files" in run.stderr and str(tmp_path / "rules") in run.stderr
+    assert not feed_server.hits("/wire.xml"), "nothing polled, so nothing marked seen"
+    assert cli(["rules", "check"], env).returncode == 1
+
+
+def test_alerts_that_would_reach_nobody_are_warned_about_and_counted(tmp_path, feed_server):
+    url = feed_server.set("/wire.xml", static(rss([_item(EXPORT, "a")])))
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url, "baseline": False}])
+    rules = write_rules(tmp_path / "rules")
+    rule_file = rules / "chip-export.yaml"
+    rule_file.write_text(
+        rule_file.read_text(encoding="utf-8").replace("slack:\n- '#export-controls'\n", ""),
+        encoding="utf-8",
+    )
+    env = environment(
+        tmp_path, rules, feeds, SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL="http://127.0.0.1:9/"
+    )
+    check = cli(["rules", "check"], env)
+    assert check.returncode == 0
+    assert (
+        f"{rule_file}: warning: alerts on 'chip-export' would reach no destination" in check.stdout
+    )
+    assert "SLACK_DEFAULT_CHANNEL is unset" in check.stdout
+    report, _ = run_once(env)
+    assert len(report.polls[0].unrouted) == 1
+    assert "1 alert with nowhere to go" in report.summary()
+
+
+def test_run_once_without_slack_or_telegram_imports_neither_client(tmp_path, feed_server):
+    url = feed_server.set("/wire.xml", static(rss([_item(EXPORT, "a")])))
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url}])
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("RADAR_", "SLACK_", "TELEGRAM_"))
+        },
+        **environment(tmp_path, write_rules(tmp_path / "rules"), feeds),
+    }
+    code = (
+        "import sys; from bot.cli import main; code = main(['run', '--once']); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'slack_sdk', 'telegram', 'apscheduler'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

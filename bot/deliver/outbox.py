@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.deliver.route import CONSOLE, kind_of, target_of
+from bot.errors import NotFound
 from bot.format import AlertView, RuleView
 from bot.rules import RuleSet
 from bot.storage import Delivery, Store
@@ -338,7 +339,7 @@ def build_view(store: Store, ruleset: RuleSet, alert_id: int) -> AlertView:
     """Read an alert with its item and story, in the shape messages are made from."""
     alert = store.alerts.get(alert_id)
     if alert is None:
-        raise LookupError(f"alert {alert_id} does not exist")
+        raise NotFound(f"alert {alert_id} does not exist")
     stored = store.items.get(alert.item_id)
     story = store.stories.get(alert.story_id)
     rules = []

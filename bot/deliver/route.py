@@ -35,6 +35,23 @@ def destinations(
     return list(found)
 
 
+def unreachable(rule: Rule, settings: Settings) -> str | None:
+    """Why alerts on this rule would reach no destination with these settings, or None.
+    (Telegram alerts reach the chats subscribed at the time; a topic may have none yet.)"""
+    if settings.console:
+        return None
+    if settings.slack_token and (rule.slack or settings.slack_default_channel):
+        return None
+    if settings.telegram_token and rule.telegram:
+        return None
+    reasons = []
+    if settings.slack_token:
+        reasons.append("it names no Slack channel and SLACK_DEFAULT_CHANNEL is unset")
+    if settings.telegram_token:
+        reasons.append("it has `telegram: false`")
+    return "; ".join(reasons)
+
+
 def kind_of(destination: str) -> str:
     return destination.split(":", 1)[0]
 

@@ -15,11 +15,9 @@ from bot.merge.features import Candidate, Features, Member, dates_in, features, 
 from bot.merge.gist import Overlap, gist_overlap
 from bot.merge.params import PARAMS, MergeParams
 
-DEFAULT_WINDOW = PARAMS.window
 THRESHOLD = PARAMS.threshold
 
 __all__ = [
-    "DEFAULT_WINDOW",
     "PARAMS",
     "THRESHOLD",
     "Candidate",

@@ -25,7 +25,6 @@ def _kind_weights() -> Mapping[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class MergeParams:
-    window: float = 4 * DAY  # how far apart two items of one story may be (RADAR_STORY_WINDOW)
     threshold: float = 35.0
 
     # Evidence for: what two items share that matters.

@@ -23,6 +23,7 @@ from typing import Protocol
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from bot.errors import InvalidValue
 from bot.text import Tokens, is_cjk_char, tokenize
 
 JOIN_MIN = 8
@@ -312,12 +313,12 @@ def compile_pattern(text: str) -> tuple[tuple[tuple[str, bool], ...], bool]:
         return compile_phrase(stripped), False
     parts = compile_phrase(stripped[1:])
     if is_cjk_char(parts[0][0][0]):
-        raise ValueError(
+        raise InvalidValue(
             f"`*` before {parts[0][0]!r} has no effect: Chinese, Japanese and Korean text "
             "already matches without word boundaries"
         )
     if len(parts[0][0]) < 4:
-        raise ValueError(f"{text!r} would match too many words: a leading `*` needs 4 letters")
+        raise InvalidValue(f"{text!r} would match too many words: a leading `*` needs 4 letters")
     return parts, True
 
 
@@ -333,24 +334,24 @@ def compile_phrase(text: str) -> tuple[tuple[str, bool], ...]:
         body = chunk.rstrip("*")
         if not body:
             if is_prefix:
-                raise ValueError("a `*` must follow a word (it stands for the end of that word)")
+                raise InvalidValue("a `*` must follow a word (it stands for the end of that word)")
             continue
         tokens = tokenize(body).folded
         if not tokens:
             if is_prefix:
-                raise ValueError(f"nothing to match before `*` in {chunk!r}")
+                raise InvalidValue(f"nothing to match before `*` in {chunk!r}")
             continue
         for index, token in enumerate(tokens):
             last = index == len(tokens) - 1
             prefix = is_prefix and last
             if prefix and is_cjk_char(token[0]):
-                raise ValueError(
+                raise InvalidValue(
                     f"`*` after {token!r} has no effect: Chinese, Japanese and Korean text "
                     "already matches without word boundaries"
                 )
             parts.append((token, prefix))
     if not parts:
-        raise ValueError(f"phrase {text!r} has no letters or digits to match")
+        raise InvalidValue(f"phrase {text!r} has no letters or digits to match")
     if len(parts) == 1 and parts[0][1] and len(parts[0][0]) < 3:
-        raise ValueError(f"{text!r} would match too many words: a `*` needs 3 letters before it")
+        raise InvalidValue(f"{text!r} would match too many words: a `*` needs 3 letters before it")
     return tuple(parts)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from bot.errors import ConfigError, Problem
+from bot.errors import ConfigError, InvalidValue, Problem
 from bot.rules.coverage import Parts, never_matches, subsumed
 from bot.rules.engine import Term, compile_pattern, compile_phrase
 from bot.rules.ruleset import (
@@ -51,6 +51,7 @@ from bot.rules.vocabulary import (
 )
 from bot.rules.wildcards import Wildcard
 from bot.text import tokenize
+from bot.types import Severity
 from bot.yamlfile import Location, YamlDoc, load_yaml, validation_problems
 
 MAX_PHRASE_WORDS = 30
@@ -86,7 +87,7 @@ def _shown(text: str) -> str:
 
 def _bounded(parts: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
     if len(parts) > MAX_PHRASE_WORDS:
-        raise ValueError(
+        raise InvalidValue(
             f"it has {len(parts)} words, more than the {MAX_PHRASE_WORDS} a phrase may have "
             "(in Chinese, Japanese and Korean each character counts as a word)"
         )
@@ -395,7 +396,7 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
                 match=group,
                 path=path,
                 description=parsed.description,
-                severity=parsed.severity,
+                severity=Severity(parsed.severity),
                 fields=tuple(parsed.fields),
                 slack=tuple(parsed.slack),
                 telegram=parsed.telegram,
@@ -403,12 +404,19 @@ def load_rules(folder: Path, *, exclude: tuple[Path, ...] = ()) -> LoadedRules:
                 examples_no_match=tuple(parsed.examples.no_match),
             )
         )
+    if not files:
+        compiler.problems.append(
+            Problem(
+                folder,
+                None,
+                "no rule files: nothing could alert, and every item polled would be recorded as "
+                "seen (so it would never alert once rules arrive)",
+            )
+        )
     errors = [p for p in compiler.problems if p.severity == "error"]
     warnings.extend(p for p in compiler.problems if p.severity != "error")
     if errors:
         raise ConfigError([*errors, *warnings])
-    if not files:
-        warnings.append(Problem(folder, None, "no rule files: nothing can alert", "warning"))
     ruleset = RuleSet(
         tuple(rules),
         actors,

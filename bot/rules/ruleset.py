@@ -10,6 +10,7 @@ from bot.models import Hit, Item, ItemMatches, RuleMatch
 from bot.rules.engine import Occurrence, Term, TermIndex
 from bot.rules.lexicon import Lexicon
 from bot.rules.schema import DEFAULT_FIELDS
+from bot.types import Severity
 
 Found = dict[int, list[Occurrence]]
 
@@ -108,7 +109,7 @@ class Rule:
     match: GroupNode
     path: Path
     description: str = ""
-    severity: str = "medium"
+    severity: Severity = Severity.MEDIUM
     fields: tuple[str, ...] = DEFAULT_FIELDS
     slack: tuple[str, ...] = ()
     telegram: bool = True
