@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from bot.config import DAY, Settings
-from bot.errors import RadarError
+from bot.errors import ArchiveError
 from bot.models import Item
 from bot.storage import Pruned, Store, StoredItem
 from bot.types import ItemVerdict
@@ -33,10 +33,6 @@ log = logging.getLogger(__name__)
 IMPORT_CHUNK = 500  # items per write transaction while importing
 REQUIRED = ("feed_url", "guid", "title", "first_seen")
 NOT_EMPTY = ("feed_url", "guid")
-
-
-class ArchiveError(RadarError):
-    """An archive file cannot be read or written; the message names the file and line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from pathlib import Path
 from bot import backtest_report, gitrefs, verdicts
 from bot.archive import (
     ArchivedItem,
-    ArchiveError,
     export_archive,
     import_archive,
     read_archive,
@@ -25,10 +24,9 @@ from bot.archive import (
 )
 from bot.backtest import Backtest, Side, compare, item_key
 from bot.config import Settings
-from bot.errors import ConfigError, RadarError
+from bot.errors import ArchiveError, ConfigError, RefError, UsageError
 from bot.feeds import parse_duration
 from bot.format import plural
-from bot.gitrefs import RefError
 from bot.rules import load_rules
 from bot.rules.version import rules_version
 from bot.storage import Store
@@ -47,10 +45,6 @@ def _out(text: str = "") -> None:
 
 def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
-
-
-class UsageError(RadarError):
-    """A command was given something it cannot use (a bad duration, an unknown git ref)."""
 
 
 def since_cutoff(since: str | None, now: float) -> float | None:
@@ -109,7 +103,7 @@ def backtest(
     """Replay the archive through the working tree's rules and the base's; print the report."""
     try:
         report = run_backtest(settings, base=base, since=since, archive=archive)
-    except (UsageError, RefError, ArchiveError) as exc:
+    except (UsageError, ArchiveError) as exc:
         _err(f"radar: backtest: {exc}")
         return USAGE
     except ConfigError as exc:
@@ -241,7 +235,7 @@ def ci_rules(
     else:
         try:
             report = run_backtest(settings, base=base, since=None, archive=archive)
-        except (UsageError, RefError, ArchiveError, ConfigError) as exc:
+        except (UsageError, ArchiveError, ConfigError) as exc:
             _err(f"radar: ci rules: backtest: {exc}")
             lines.append(f"❌ Backtest could not run: {backtest_report.md_escape(str(exc))}")
             code = USAGE

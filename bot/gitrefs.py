@@ -13,14 +13,10 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import RadarError
+from bot.errors import RefError
 from bot.rules.version import GIT_TIMEOUT, git
 
 DEFAULT_BRANCHES = ("main", "origin/main")
-
-
-class RefError(RadarError):
-    """A git ref cannot be used: not a repository, an unknown ref, no rules folder there."""
 
 
 @dataclass(frozen=True, slots=True)
