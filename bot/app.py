@@ -8,9 +8,9 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot import decide
+from bot import archive, decide, subscriptions
 from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
@@ -21,7 +21,11 @@ from bot.format import plural
 from bot.models import FeedSpec, FeedState, FetchResult
 from bot.pipeline import Pipeline, PollReport, Prepared
 from bot.rules import RuleSet, load_rules
+from bot.rules.version import rules_version
 from bot.storage import Store
+
+if TYPE_CHECKING:
+    from bot.feedback import SlackVerdicts
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +41,15 @@ class Config:
     feeds: list[FeedSpec]
     ruleset: RuleSet
     warnings: list[Problem] = field(default_factory=list)
+    version: str = ""  # of the rules: `git:<commit>` or `sha256:<hash>` (bot.rules.version)
 
 
 def load_config(settings: Settings) -> Config:
     """Load and validate feeds and rules; raises ConfigError naming file and line."""
     feeds = load_feeds(settings.feeds_file)
     loaded = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
-    return Config(feeds.feeds, loaded.ruleset, [*feeds.problems, *loaded.warnings])
+    version = rules_version(settings.rules_dir)
+    return Config(feeds.feeds, loaded.ruleset, [*feeds.problems, *loaded.warnings], version)
 
 
 def build_senders(
@@ -114,9 +120,16 @@ class Radar:
         self.config = config
         self.store = store
         self.clock = clock
-        self.pipeline = Pipeline(store, config.ruleset, settings, clock=clock, rng=rng)
+        self.pipeline = Pipeline(
+            store, config.ruleset, settings, clock=clock, rng=rng, rules_version=config.version
+        )
         self.outbox = OutboxWorker(store, config.ruleset, senders, clock=clock)
         self.commands = None
+        self.slack_verdicts: SlackVerdicts | None = None
+        if settings.slack_token:
+            from bot.feedback import SlackVerdicts
+
+            self.slack_verdicts = SlackVerdicts(settings, store)
         telegram = senders.get("telegram")
         if telegram is not None:
             from bot.deliver.telegram import TelegramCommands, TelegramSender
@@ -208,10 +221,34 @@ class Radar:
                 if report.error:
                     log.warning("feed %s: %s", report.url, report.error)
             stats.append(await self.outbox.deliver_due())
+        await self.prune()
+        if self.slack_verdicts is not None:
+            try:
+                await asyncio.to_thread(self.slack_verdicts.collect, self.clock())
+            except StorageError as exc:
+                log.error("reading Slack reactions: %s", exc)
         delivered = DeliveryStats(
             sum(s.sent for s in stats), sum(s.retried for s in stats), sum(s.failed for s in stats)
         )
         return CycleReport(polls, delivered, commands)
+
+    def apply(self, config: Config) -> None:
+        """New rules and feeds (a reload): the next polls match with them, deliveries and
+        Telegram commands read them; polls under way finish with the rules they began with."""
+        self.config = config
+        self.pipeline.use(config.ruleset, config.version)
+        self.outbox.ruleset = config.ruleset
+        if self.commands is not None:
+            self.commands.topics = [
+                subscriptions.Topic(r.id, r.title, r.description) for r in config.ruleset.topics
+            ]
+
+    async def prune(self) -> None:
+        """Apply the archive's retention period; a database fault is logged, not raised."""
+        try:
+            await asyncio.to_thread(archive.prune, self.store, self.settings, self.clock())
+        except StorageError as exc:
+            log.error("pruning the archive: %s", exc)
 
     async def aclose(self) -> None:
         for sender in self.outbox.senders.values():

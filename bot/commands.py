@@ -11,14 +11,15 @@ from bot.app import Radar, build_senders, load_config
 from bot.config import Settings
 from bot.deliver.route import unreachable
 from bot.errors import ConfigError, Problem
-from bot.feeds import format_duration, load_feeds, parse_duration
+from bot.feeds import format_duration, load_feeds
 from bot.format import plural, when
 from bot.logs import redact
 from bot.merge import Evidence
 from bot.models import Item
 from bot.rules import load_rules
+from bot.rules.version import rules_version, short
 from bot.rules.wildcards import common_word_problems
-from bot.storage import Store
+from bot.storage import AlertRecord, Store
 from bot.types import DeliveryStatus
 from bot.untrusted import for_terminal, json_for_terminal
 
@@ -184,6 +185,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
             "stories": store.stories.count(),
             "alerts": store.alerts.count(),
         }
+        latest = store.alerts.latest()
     finally:
         store.close()
     now = time.time()
@@ -236,6 +238,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
                 "by_topic": {t: len(c) for t, c in subscribers.items()},
             },
             "archive": counts,
+            "rules": _rules_status(settings, latest),
         }
         _out_json(payload)
         return OK
@@ -279,7 +282,20 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     _out(
         f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts"
     )
+    rules = _rules_status(settings, latest)
+    _out(
+        f"Rules: {rules['folder']} at {short(rules['version'])}; latest alert made by {short(rules['latest_alert'])}"
+    )
     return OK
+
+
+def _rules_status(settings: Settings, latest: AlertRecord | None) -> dict[str, str | None]:
+    """The rules folder's version now, and the version that made the newest alert."""
+    return {
+        "folder": str(settings.rules_dir),
+        "version": rules_version(settings.rules_dir) if settings.rules_dir.is_dir() else None,
+        "latest_alert": latest.rules_version if latest else None,
+    }
 
 
 def db_upgrade(settings: Settings) -> int:
@@ -291,34 +307,6 @@ def db_upgrade(settings: Settings) -> int:
     _out(f"database {store.name}: {store.schema}")
     for difference in drift:
         _err(f"radar: warning: the tables differ from this Radar's: {difference}")
-    return OK
-
-
-def backtest(settings: Settings, *, since: str | None, limit: int) -> int:
-    from bot.backtest import compare_archive
-
-    window = parse_duration(since) if since else None
-    ruleset = load_rules(settings.rules_dir, exclude=(settings.feeds_file,)).ruleset
-    store = Store(settings.db_url)
-    try:
-        result = compare_archive(store, ruleset, since=time.time() - window if window else None)
-    finally:
-        store.close()
-    _out(
-        f"replayed {result.items} stored items through {len(ruleset.rules)} rules in {settings.rules_dir}"
-    )
-    if not result.changes:
-        _out("no differences from the rules in use")
-        return OK
-    for rule_id, change in sorted(result.changes.items()):
-        _out(
-            f"{rule_id}: +{len(change.added)} would now alert, -{len(change.removed)} would no longer alert"
-        )
-        for sign, entries in (("+", change.added), ("-", change.removed)):
-            for entry in entries[:limit]:
-                _out(f"    {sign} [{entry.item_id}] {entry.title} ({entry.outlet})")
-            if len(entries) > limit:
-                _out(f"    {sign} … and {len(entries) - limit} more")
     return OK
 
 
@@ -349,6 +337,7 @@ def story_show(settings: Settings, story_id: int) -> int:
             _err(f"radar: no story #{story_id}")
             return FAILED
         members = store.stories.members(story_id)
+        made = store.alerts.for_items([m.id for m in members])
     finally:
         store.close()
     _out(f"#{story.id} {story.title}")
@@ -360,6 +349,10 @@ def story_show(settings: Settings, story_id: int) -> int:
         _out(f"  [{member.id}] {item.title}")
         _out(f"      {item.outlet} · {when(member.effective)} · {item.link or '-'}")
         _out(f"      {_merge_reason(member.merge, member.id == story.first_item_id)}")
+        for alert in made.get(member.id, []):
+            _out(
+                f"      {alert.kind} #{alert.id} for {', '.join(alert.rules) or '-'}; rules {short(alert.rules_version)}"
+            )
     return OK
 
 

@@ -26,6 +26,11 @@ FLAG_ON = frozenset({"1", "true", "yes"})
 FLAG_OFF = frozenset({"", "0", "false", "no"})
 DEFAULT_COMMANDS_TIMEOUT = 10.0  # seconds `radar run --once` spends on Telegram commands
 DEFAULT_MAX_CHATS = 50  # chats that may subscribe when TELEGRAM_ALLOWED_CHATS is unset
+DEFAULT_ARCHIVE_DAYS = 90.0  # how long polled items are kept for backtests
+DEFAULT_RELOAD_INTERVAL = 5.0  # seconds between two looks at the rules files in `radar run`
+SLACK_NOT_RELEVANT = frozenset({"-1", "thumbsdown", "x"})  # reactions that judge an alert
+SLACK_RELEVANT = frozenset({"+1", "thumbsup", "white_check_mark"})
+DAY = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,10 @@ class Settings:
     telegram_commands_timeout: float = DEFAULT_COMMANDS_TIMEOUT
     story_window: float = DEFAULT_WINDOW
     fetch: FetchLimits = field(default_factory=FetchLimits)
+    archive_days: float = DEFAULT_ARCHIVE_DAYS
+    reload_interval: float = DEFAULT_RELOAD_INTERVAL  # 0: only on SIGHUP
+    slack_not_relevant: frozenset[str] = SLACK_NOT_RELEVANT
+    slack_relevant: frozenset[str] = SLACK_RELEVANT
 
     @property
     def console(self) -> bool:
@@ -93,6 +102,14 @@ def _chats(raw: str | None) -> frozenset[int] | None:
     return frozenset(chats)
 
 
+def _names(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
+    """Comma-separated Slack reaction names (`-1, x` or `:-1:,:x:`)."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return frozenset(part.strip().strip(":") for part in raw.split(",") if part.strip(" :"))
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     rules_dir = Path(env.get("RADAR_RULES") or "rules")
@@ -127,4 +144,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         story_window=window,
         fetch=fetch,
+        archive_days=_number(env, "RADAR_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS, 1.0),
+        reload_interval=_number(env, "RADAR_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL, 0.0),
+        slack_not_relevant=_names(env, "RADAR_SLACK_NOT_RELEVANT", SLACK_NOT_RELEVANT),
+        slack_relevant=_names(env, "RADAR_SLACK_RELEVANT", SLACK_RELEVANT),
     )

@@ -7,7 +7,10 @@
     │   ├── FetchError      what came over the network (too large, bad encoding, a redirect)
     │   └── FeedParseError  the document is not a feed
     ├── StorageError    the database failed (exit status 1)
-    └── NotFound        an id that names nothing (an alert, a story, an item)
+    ├── NotFound        an id that names nothing (an alert, a story, an item)
+    ├── UsageError      a command's argument cannot be used: a duration, a git ref (exit status 2)
+    │   └── RefError        a git ref: unknown, no repository, no rules folder there
+    └── ArchiveError    an archive file cannot be read or written (its file and line)
 
 Every message names what and where.
 """
@@ -70,6 +73,18 @@ class FeedParseError(FeedError):
 
 class NotFound(RadarError, LookupError):
     """An id that names nothing."""
+
+
+class UsageError(RadarError):
+    """A command was given something it cannot use (a bad duration, an unknown git ref)."""
+
+
+class RefError(UsageError):
+    """A git ref cannot be used: not a repository, an unknown ref, no rules folder there."""
+
+
+class ArchiveError(RadarError):
+    """An archive file cannot be read or written; the message names the file and line."""
 
 
 class StorageError(RadarError):

@@ -51,6 +51,7 @@ class AlertView:
     published: float | None
     rules: tuple[RuleView, ...] = ()
     story_title: str = ""
+    rules_version: str = ""  # of the rules that made the alert: `git:<commit>` or `sha256:<hash>`
 
     @property
     def is_followup(self) -> bool:

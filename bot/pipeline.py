@@ -71,6 +71,30 @@ def matches_json(matches: ItemMatches) -> dict[str, list[dict[str, str]]]:
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveRules:
+    """The rules a poll is matched and merged with, and their version (what an alert records
+    as the rules that produced it). A reload swaps in a new one; a poll keeps the one it
+    started with."""
+
+    ruleset: RuleSet
+    version: str = ""
+    kinds: Mapping[str, str | None] = field(default_factory=dict)
+    with_content: bool = False
+
+    @classmethod
+    def of(cls, ruleset: RuleSet, version: str = "") -> ActiveRules:
+        return cls(
+            ruleset,
+            version,
+            {a.id: a.kind for a in ruleset.actors.values()},
+            any("content" in r.fields for r in ruleset.rules),
+        )
+
+    def rules(self, rule_ids: Sequence[str]) -> list[Rule]:
+        return [r for r in (self.ruleset.by_id(i) for i in rule_ids) if r is not None]
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A new or recorded item of a poll, matched (outside the write lock) when it may alert."""
 
@@ -91,6 +115,7 @@ class Prepared:
     order: int = 0  # the feed's place in the feeds file
     now: float = 0.0
     saved: bool = False  # its state is saved (nothing of it is left to commit)
+    rules: ActiveRules | None = None  # the rules it was matched with
 
 
 class Pipeline:
@@ -102,14 +127,21 @@ class Pipeline:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        rules_version: str = "",
     ) -> None:
         self.store = store
-        self.ruleset = ruleset
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
-        self._kinds = {a.id: a.kind for a in ruleset.actors.values()}
-        self._with_content = any("content" in r.fields for r in ruleset.rules)
+        self.active = ActiveRules.of(ruleset, rules_version)
+
+    @property
+    def ruleset(self) -> RuleSet:
+        return self.active.ruleset
+
+    def use(self, ruleset: RuleSet, version: str) -> None:
+        """Match and merge with these rules from now on (polls under way keep theirs)."""
+        self.active = ActiveRules.of(ruleset, version)
 
     async def fetch(
         self, spec: FeedSpec, fetcher: Fetcher, state: FeedState | None = None
@@ -141,6 +173,7 @@ class Pipeline:
         self, spec: FeedSpec, state: FeedState, result: FetchResult, order: int = 0
     ) -> Prepared:
         """Parse, find the new items and match them: reads, but writes nothing."""
+        active = self.active
         now = self.clock()
         plan = decide.after_fetch(spec, state, result, now, self.rng)
         report = PollReport(spec.url, wire_bytes=result.wire_bytes, seconds=result.elapsed)
@@ -148,7 +181,7 @@ class Pipeline:
             report.status = plan.note or ("error" if plan.state.last_error else "ok")
             report.error = plan.state.last_error
             report.state = plan.state
-            return Prepared(spec, report, plan.state, order=order, now=now)
+            return Prepared(spec, report, plan.state, order=order, now=now, rules=active)
         try:
             parsed = parse_feed(
                 result.body or b"",
@@ -156,7 +189,7 @@ class Pipeline:
                 base_url=result.final_url if result.final_url and not spec.is_local else None,
                 content_type=result.headers.get("content-type"),
                 feed_name=spec.name,
-                with_content=self._with_content,
+                with_content=active.with_content,
             )
         except Exception as exc:  # whatever a hostile document does, the other feeds go on
             if isinstance(exc, FeedParseError):
@@ -166,7 +199,7 @@ class Pipeline:
                 reason = f"cannot parse the feed: {exc!r}"
             failed = decide.failed_parse(spec, plan, reason, now, self.rng)
             report.status, report.error, report.state = "error", reason, failed
-            return Prepared(spec, report, failed, order=order, now=now)
+            return Prepared(spec, report, failed, order=order, now=now, rules=active)
         final = replace(
             plan.state,
             baselined=True,
@@ -177,11 +210,23 @@ class Pipeline:
         report.state = final
         report.items = len(parsed.items)
         candidates = [
-            self._candidate(decision, position)
+            self._candidate(decision, position, active)
             for position, decision in enumerate(self._classify(spec, state, parsed, now))
             if decision.verdict is not Verdict.SEEN
         ]
-        return Prepared(spec, report, final, candidates, order, now)
+        return Prepared(spec, report, final, candidates, order, now, rules=active)
+
+    def prepare_items(
+        self, spec: FeedSpec, decisions: Sequence[ItemDecision], now: float, order: int = 0
+    ) -> Prepared:
+        """Items parsed before (an archive's) as one poll of `spec` that found them, matched
+        and ready to commit: how a backtest replays them."""
+        active = self.active
+        report = PollReport(spec.url, items=len(decisions))
+        state = FeedState(url=spec.url, baselined=True, last_poll=now)
+        report.state = state
+        candidates = [self._candidate(d, n, active) for n, d in enumerate(decisions)]
+        return Prepared(spec, report, state, candidates, order, now, rules=active)
 
     def _classify(
         self, spec: FeedSpec, state: FeedState, parsed: ParsedFeed, now: float
@@ -199,17 +244,17 @@ class Pipeline:
             now=now,
         )
 
-    def _candidate(self, decision: ItemDecision, position: int) -> Candidate:
+    def _candidate(self, decision: ItemDecision, position: int, active: ActiveRules) -> Candidate:
         if decision.verdict is not Verdict.NEW:
             return Candidate(decision, position)
-        matches = self.ruleset.match(decision.item)
+        matches = active.ruleset.match(decision.item)
         if not matches.rules:
             return Candidate(decision, position, matches)
         features = merge.features(
             decision.item,
             matches.actors,
             matches.rule_ids,
-            self.ruleset.lexicon,
+            active.ruleset.lexicon,
             title_actors=matches.title_actors,
         )
         return Candidate(decision, position, matches, features)
@@ -329,6 +374,7 @@ class Pipeline:
         if candidate.matches is not None and features is not None:
             self._alert(
                 tx,
+                prepared.rules or self.active,
                 item_id,
                 decision,
                 candidate.matches,
@@ -339,7 +385,12 @@ class Pipeline:
             )
 
     def find_story(
-        self, tx: Transaction, item_id: int, features: merge.Features, effective: float
+        self,
+        tx: Transaction,
+        item_id: int,
+        features: merge.Features,
+        effective: float,
+        active: ActiveRules | None = None,
     ) -> tuple[merge.MergeDecision, list[str]]:
         """The story an item joins (looked up through the key index, within the window) and
         the keys to file it under."""
@@ -361,14 +412,16 @@ class Pipeline:
             )
             for story_id, members in stored.items()
         ]
+        active = active or self.active
         decision = merge.decide_story(
-            features, candidates, self._kinds, when=effective, lexicon=self.ruleset.lexicon
+            features, candidates, active.kinds, when=effective, lexicon=active.ruleset.lexicon
         )
         return decision, keys
 
     def _alert(
         self,
         tx: Transaction,
+        active: ActiveRules,
         item_id: int,
         decision: ItemDecision,
         matches: ItemMatches,
@@ -379,7 +432,7 @@ class Pipeline:
     ) -> None:
         """Apply what merging and `plan_alerts` decided, in the caller's transaction."""
         effective = decision.effective
-        verdict, keys = self.find_story(tx, item_id, features, effective)
+        verdict, keys = self.find_story(tx, item_id, features, effective, active)
         rule_ids = list(matches.rule_ids)
         story = tx.stories.get(verdict.story_id) if verdict.story_id is not None else None
         roots = tx.alerts.story_roots(story.id) if story is not None else {}
@@ -388,7 +441,7 @@ class Pipeline:
             story.id if story is not None else None,
             frozenset(story.rules) if story is not None else frozenset(),
             roots,
-            lambda rules: destinations(self._rules(rules), self.settings, subscribers),
+            lambda rules: destinations(active.rules(rules), self.settings, subscribers),
         )
         if story is None:
             story_id = tx.stories.create(item_id, decision.item.title, effective, rule_ids, now)
@@ -408,6 +461,7 @@ class Pipeline:
                     matches=payload,
                     destinations=[(d, None) for d in plan.alert],
                     now=now,
+                    rules_version=active.version,
                 )
             )
         elif story is None:  # a new story nobody is told of: recorded, logged and counted
@@ -419,6 +473,7 @@ class Pipeline:
                 matches=payload,
                 destinations=[],
                 now=now,
+                rules_version=active.version,
             )
             report.alerts.append(alert_id)
             report.unrouted.append(alert_id)
@@ -438,8 +493,6 @@ class Pipeline:
                     matches=payload,
                     destinations=list(plan.followup),
                     now=now,
+                    rules_version=active.version,
                 )
             )
-
-    def _rules(self, rule_ids: Sequence[str]) -> list[Rule]:
-        return [r for r in (self.ruleset.by_id(i) for i in rule_ids) if r is not None]

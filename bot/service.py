@@ -22,16 +22,18 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import decide
-from bot.app import Radar, build_senders, load_config
+from bot.app import Config, Radar, build_senders, load_config
 from bot.config import Settings
 from bot.errors import StorageError
 from bot.fetch import Fetcher
 from bot.models import FeedSpec
+from bot.reload import Reloader
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 10.0
+PRUNE_INTERVAL = 3600.0  # seconds between two prunings of the archive
 
 
 def _at(timestamp: float) -> datetime:
@@ -54,28 +56,52 @@ class Service:
         self._inflight: set[asyncio.Task[None]] = set()
         self._fetcher: Fetcher | None = None
 
-    def _schedule(self) -> None:
+    def _schedule(self, feeds: list[FeedSpec] | None = None) -> None:
+        """Schedule these feeds (all of them by default) from their stored state."""
         states = self.radar.store.feeds.states()
         now = self.clock()
-        for spec in self.radar.config.feeds:
+        for spec in self.radar.config.feeds if feeds is None else feeds:
             due = decide.first_due(spec, states.get(spec.url), now, self.rng)
             if due is None:
                 log.warning("feed %s is gone (410); not polling it", spec.url)
                 continue
-            self.scheduler.add_job(
-                self._poll,
-                IntervalTrigger(
-                    seconds=spec.interval, jitter=max(1, int(spec.interval * decide.JITTER))
-                ),
-                args=[spec],
-                id=spec.url,
-                name=spec.name or spec.url,
-                next_run_time=_at(due),
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=int(spec.interval),
-                replace_existing=True,
-            )
+            self._add_job(spec, due)
+
+    def _add_job(self, spec: FeedSpec, due: float) -> None:
+        self.scheduler.add_job(
+            self._poll,
+            IntervalTrigger(
+                seconds=spec.interval, jitter=max(1, int(spec.interval * decide.JITTER))
+            ),
+            args=[spec],
+            id=spec.url,
+            name=spec.name or spec.url,
+            next_run_time=_at(due),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(spec.interval),
+            replace_existing=True,
+        )
+
+    async def apply(self, config: Config) -> None:
+        """Swap in reloaded rules and feeds: new feeds are scheduled, removed ones dropped,
+        changed ones rescheduled at their new interval, keeping their next poll."""
+        before = {s.url: s for s in self.radar.config.feeds}
+        after = {s.url: s for s in config.feeds}
+        self.radar.apply(config)
+        for url in before.keys() - after.keys():
+            if self.scheduler.get_job(url) is not None:
+                self.scheduler.remove_job(url)
+            log.info("feed %s removed; no longer polled", url)
+        added = [spec for url, spec in after.items() if url not in before]
+        for spec in added:
+            log.info("feed %s added; polling it", spec.url)
+        await asyncio.to_thread(self._schedule, added)
+        for url, spec in after.items():
+            job = self.scheduler.get_job(url)
+            if url in before and spec != before[url] and job is not None:
+                due = job.next_run_time.timestamp() if job.next_run_time else self.clock()
+                self._add_job(spec, due)
 
     async def _poll(self, spec: FeedSpec) -> None:
         task = asyncio.current_task()
@@ -136,6 +162,13 @@ class Service:
         if job is not None:
             job.modify(next_run_time=_at(max(when, self.clock())))
 
+    async def _prune(self, stop: asyncio.Event) -> None:
+        """Apply the archive's retention at start, then every `PRUNE_INTERVAL`."""
+        while not stop.is_set():
+            await self.radar.prune()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=PRUNE_INTERVAL)
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -148,13 +181,23 @@ class Service:
         self._fetcher = Fetcher(self.radar.settings.fetch)
         await asyncio.to_thread(self._schedule)
         self.scheduler.start()
+        reloader = Reloader(self.radar.settings, self.radar.config, self.apply)
+        reloader.listen(loop)
         log.info(
             "radar running: %d feeds, %d rules, delivering to %s",
             len(self.radar.config.feeds),
             len(self.radar.config.ruleset.rules),
             ", ".join(self.radar.outbox.senders) or "nowhere",
         )
-        workers = [asyncio.create_task(self.radar.outbox.run(stop), name="outbox")]
+        workers = [
+            asyncio.create_task(self.radar.outbox.run(stop), name="outbox"),
+            asyncio.create_task(self._prune(stop), name="archive-retention"),
+            asyncio.create_task(reloader.run(stop), name="rules-reload"),
+        ]
+        if self.radar.slack_verdicts is not None:
+            workers.append(
+                asyncio.create_task(self.radar.slack_verdicts.run(stop), name="slack-verdicts")
+            )
         if self.radar.commands is not None:
             workers.append(
                 asyncio.create_task(self.radar.commands.run(stop), name="telegram-commands")

@@ -19,6 +19,13 @@ class AlertKind(StrEnum):
     FOLLOWUP = "followup"  # another outlet's item joining a story, posted in its thread
 
 
+class Judgement(StrEnum):
+    """A user's verdict on an alert."""
+
+    RELEVANT = "relevant"
+    NOT_RELEVANT = "not_relevant"
+
+
 class FeedHealth(StrEnum):
     """How a feed is doing, as `radar status` shows it."""
 

@@ -77,8 +77,11 @@ class _Handler(BaseHTTPRequestHandler):
                     with contextlib.suppress(ValueError):
                         value = json.loads(value)
                 params[key] = value
+        path, _, query = self.path.partition("?")
+        for key, values in parse_qs(query, keep_blank_values=True).items():
+            params.setdefault(key, values[-1])  # a GET's parameters (reactions.get)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, body, extra = self.server.api.dispatch(self.path, params, headers)
+        status, body, extra = self.server.api.dispatch(path, params, headers)
         if status == 0:  # hang up without answering (a timeout, from the client's side)
             self.close_connection = True
             return
@@ -445,7 +448,8 @@ def _html_problem(text: str) -> str | None:
 
 
 class FakeSlack(FakeApi):
-    """Web API at `/api/<method>`: chat.postMessage with channels by name or id."""
+    """Web API at `/api/<method>`: chat.postMessage with channels by name or id, and
+    reactions.get on the messages posted (`react` adds a user's reaction)."""
 
     def __init__(self, token: str = "xoxb-test-token-123456") -> None:
         super().__init__()
@@ -458,6 +462,7 @@ class FakeSlack(FakeApi):
         self.enforce = True
         self.tolerance = 0.01
         self._ts = 1_700_000_000.0
+        self.reactions: dict[tuple[str, str], dict[str, list[str]]] = {}  # message -> name -> users
 
     @property
     def api_url(self) -> str:
@@ -467,6 +472,16 @@ class FakeSlack(FakeApi):
         channel_id = f"C{len(self.channels) + 100:07d}"
         self.channels[name.lstrip("#")] = channel_id
         return channel_id
+
+    def react(self, channel: str, ts: str, name: str, user: str, *, remove: bool = False) -> None:
+        """`user` adds (or removes) the reaction `name` on a message of a channel."""
+        channel_id = self._resolve(channel) or channel
+        with self.lock:
+            users = self.reactions.setdefault((channel_id, ts), {}).setdefault(name, [])
+            if remove:
+                users.remove(user)
+            elif user not in users:
+                users.append(user)
 
     def in_channel(self, name: str) -> list[dict[str, Any]]:
         channel_id = self.channels[name.lstrip("#")]
@@ -489,12 +504,34 @@ class FakeSlack(FakeApi):
                 time.sleep(self.hang_seconds)
                 return 0, None, {}
             return 503, {"ok": False, "error": "service_unavailable"}, {}
+        if method == "reactions.get":
+            status, body, extra = self._reactions(params)
+            self._record(method, params, status, headers)
+            return status, body, extra
         if method != "chat.postMessage":
             self._record(method, params, 200, headers)
             return 200, {"ok": False, "error": "unknown_method"}, {}
         status, body, extra = self._post(params)
         self._record(method, params, status, headers)
         return status, body, extra
+
+    def _reactions(self, params: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        channel_id = self._resolve(str(params.get("channel", "")))
+        ts = str(params.get("timestamp", ""))
+        with self.lock:
+            posted = [p for p in self.posted if p["channel_id"] == channel_id and p["ts"] == ts]
+            if channel_id is None or not posted:
+                return 200, {"ok": False, "error": "message_not_found"}, {}
+            named = self.reactions.get((channel_id, ts), {})
+            reactions = [
+                {"name": name, "users": list(users), "count": len(users)}
+                for name, users in named.items()
+                if users
+            ]
+        message = {"type": "message", "ts": ts, "text": posted[0].get("text")}
+        if reactions:
+            message["reactions"] = reactions
+        return 200, {"ok": True, "type": "message", "channel": channel_id, "message": message}, {}
 
     def _resolve(self, channel: str) -> str | None:
         if channel in self.channels.values():

@@ -194,6 +194,31 @@ def cli(
     )
 
 
+def git(folder: Path, *args: str) -> str:
+    """A git command in `folder`, as a test author with no global git configuration."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=Radar Test", "-c", "user.email=test@example.org", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def git_repo(folder: Path) -> Path:
+    """A new repository on branch main with everything in `folder` committed."""
+    git(folder, "init", "-q", "-b", "main")
+    commit_all(folder, "initial rules")
+    return folder
+
+
+def commit_all(folder: Path, message: str) -> str:
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", message)
+    return git(folder, "rev-parse", "HEAD")
+
+
 def recorded_refs(db_url: str) -> set[str]:
     """The message references of outbox rows recorded as sent."""
     store = Store(db_url)

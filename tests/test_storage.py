@@ -118,7 +118,7 @@ def test_a_database_made_before_migrations_is_adopted_with_everything_in_it(db_u
         store.close()
     store = Store(db_url)
     try:
-        assert store.schema == SchemaChange("0001", Migrations().head)
+        assert store.schema == SchemaChange(Migrations().head, Migrations().head)
         assert store.items.count() == 4
     finally:
         store.close()
@@ -127,14 +127,16 @@ def test_a_database_made_before_migrations_is_adopted_with_everything_in_it(db_u
 def _migrations_with_a_newer_revision(folder: Path) -> Migrations:
     """This package's revisions and one more, as the next Radar might bring."""
     shutil.copytree(LOCATION, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0002_notes.py").write_text(
-        '''"""A test revision: a column on feeds (batch mode on SQLite) and a table."""
+    head = Migrations().head
+    following = f"{int(head) + 1:04d}"
+    (folder / "versions" / f"{following}_notes.py").write_text(
+        f'''"""A test revision: a column on feeds (batch mode on SQLite) and a table."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{following}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -157,9 +159,10 @@ def test_an_older_revision_is_upgraded_and_a_newer_one_refused(db_url, tmp_path)
     store.close()
 
     newer = _migrations_with_a_newer_revision(tmp_path / "next")
+    head = Migrations().head
     store = Store(db_url, migrations=newer)
     try:
-        assert store.schema == SchemaChange("0001", "0002")
+        assert store.schema == SchemaChange(head, newer.head)
         assert store.feeds.state("https://feeds.example.com/a.xml").etag == '"v1"'
         assert store.items.count() == 1
         assert store.meta.get("schema_version") == "2"
@@ -169,17 +172,18 @@ def test_an_older_revision_is_upgraded_and_a_newer_one_refused(db_url, tmp_path)
     with pytest.raises(StorageError) as refused:
         Store(db_url)
     message = str(refused.value)
-    assert "schema revision 0002" in message
-    assert "knows up to 0001" in message
+    assert f"schema revision {newer.head}" in message
+    assert f"knows up to {head}" in message
     assert "newer Radar" in message
 
 
 def test_radar_db_upgrade_reports_what_it_did(tmp_path, capsys):
     settings = Settings(db_url=f"sqlite:///{tmp_path / 'radar.db'}")
     assert commands.db_upgrade(settings) == commands.OK
-    assert "created the schema at revision 0001" in capsys.readouterr().out
+    head = Migrations().head
+    assert f"created the schema at revision {head}" in capsys.readouterr().out
     assert commands.db_upgrade(settings) == commands.OK
-    assert "at revision 0001, the latest this Radar knows" in capsys.readouterr().out
+    assert f"at revision {head}, the latest this Radar knows" in capsys.readouterr().out
 
     legacy = Settings(db_url=f"sqlite:///{tmp_path / 'old.db'}")
     _load_legacy(legacy.db_url)

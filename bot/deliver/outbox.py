@@ -388,4 +388,5 @@ def build_view(store: Store, ruleset: RuleSet, alert_id: int) -> AlertView:
         published=(stored.effective if stored else None),
         rules=tuple(rules),
         story_title=story.title if story else "",
+        rules_version=alert.rules_version or "",
     )

@@ -43,7 +43,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot import subscriptions
+from bot import feedback, subscriptions
 from bot.config import Settings
 from bot.deliver.outbox import Blocked, Failed, Moved, Retry, SendResult, Sent
 from bot.deliver.ratelimit import LATE, RateLimiter
@@ -219,6 +219,7 @@ class TelegramSender:
             reply_parameters=reply,
             link_preview_options=NO_PREVIEW,
             disable_notification=view.is_followup,
+            reply_markup=feedback.telegram_markup(view),
         )
 
     def _failure(self, chat_id: int, exc: TelegramError) -> SendResult:
@@ -602,6 +603,8 @@ class TelegramCommands:
     async def handle(self, update: Update) -> None:
         if update.my_chat_member is not None:
             await self._membership(update)
+        elif update.callback_query is not None and feedback.is_verdict(update.callback_query.data):
+            await feedback.on_telegram_callback(self.store, update.callback_query, self.clock())
         elif update.callback_query is not None:
             await self._toggle(update.callback_query)
         elif update.message is not None and update.message.text:

@@ -6,20 +6,25 @@ this package imports SQLAlchemy or names a table.
     schema.py      the tables                     engine.py   connections, locks, faults
     records.py     the records returned           store.py    Store and Transaction
     feeds.py  items.py  stories.py  outbox.py (alerts and deliveries)  instances.py
-    subscriptions.py (chats, topics and meta)     migrations/ Alembic: runner, env, versions
+    subscriptions.py (chats, topics and meta)     archive.py  retention of the item archive
+    verdicts.py users' verdicts on alerts
+    migrations/ Alembic: runner, env, versions
 """
 
+from bot.storage.archive import Pruned
 from bot.storage.migrations import Migrations, SchemaChange
-from bot.storage.records import AlertRecord, Delivery, StoredItem, StoryRecord
+from bot.storage.records import AlertRecord, Delivery, StoredItem, StoryRecord, VerdictRecord
 from bot.storage.store import Store, Transaction
 
 __all__ = [
     "AlertRecord",
     "Delivery",
     "Migrations",
+    "Pruned",
     "SchemaChange",
     "Store",
     "StoredItem",
     "StoryRecord",
     "Transaction",
+    "VerdictRecord",
 ]

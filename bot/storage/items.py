@@ -44,18 +44,24 @@ def _row(
 
 class Items(Repository):
     def known(
-        self, feed_url: str, guids: Sequence[str], links: Sequence[str]
+        self,
+        feed_url: str,
+        guids: Sequence[str],
+        links: Sequence[str],
+        *,
+        any_copy: bool = False,
     ) -> tuple[set[str], set[str]]:
         """Of these GUIDs and canonical links, the ones already stored.
 
         A GUID of this feed is known whatever became of its item. Another feed's copy (the same
         canonical link, or a GUID that is a URL or URN, unique everywhere) counts only when it
         is in a story, told already: a copy another feed recorded as its backlog, or one no rule
-        matched, does not make this one old news.
+        matched, does not make this one old news. With `any_copy`, every copy counts (what an
+        archive import needs: the item is stored, whatever became of it).
         """
         known_guids: set[str] = set()
         known_links: set[str] = set()
-        told = items.c.story_id.isnot(None)
+        told = sa.true() if any_copy else items.c.story_id.isnot(None)
         with self._db.read() as conn:
             for chunk in chunks(guids):
                 known_guids.update(
@@ -128,12 +134,13 @@ class Items(Repository):
     def iterate(
         self, since: float | None = None, verdict: ItemVerdict | None = None, batch: int = 1000
     ) -> Iterator[StoredItem]:
-        """Stored items in order of arrival (the archive), read in batches."""
+        """Stored items in order of arrival (the archive), read in batches; `since`: only
+        those first seen at or after it."""
         last = 0
         while True:
             query = sa.select(items).where(items.c.id > last).order_by(items.c.id).limit(batch)
             if since is not None:
-                query = query.where(items.c.effective >= since)
+                query = query.where(items.c.first_seen >= since)
             if verdict is not None:
                 query = query.where(items.c.verdict == verdict.value)
             with self._db.read() as conn:
@@ -147,3 +154,13 @@ class Items(Repository):
     def count(self) -> int:
         with self._db.read() as conn:
             return int(conn.scalar(sa.select(sa.func.count()).select_from(items)) or 0)
+
+    def seen_span(self) -> tuple[float, float] | None:
+        """When the oldest and the newest stored items were first seen (None: no items)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(sa.func.min(items.c.first_seen), sa.func.max(items.c.first_seen))
+            ).first()
+        if row is None or row[0] is None:
+            return None
+        return float(row[0]), float(row[1])

@@ -28,8 +28,10 @@ class Alerts(Repository):
         matches: Matches,
         destinations: Sequence[tuple[str, int | None]],
         now: float,
+        rules_version: str | None = None,
     ) -> int:
-        """An alert and its outbox rows (destination, parent row to reply to)."""
+        """An alert and its outbox rows (destination, parent row to reply to); the version
+        of the rules that made it."""
         with self._db.write() as conn:
             alert_id = inserted_id(
                 conn.execute(
@@ -40,6 +42,7 @@ class Alerts(Repository):
                         rules=list(rules),
                         matches=matches,
                         created=now,
+                        rules_version=rules_version or None,
                     )
                 )
             )
@@ -85,6 +88,12 @@ class Alerts(Repository):
                 return
             yield from (records.alert(row) for row in rows)
             last = rows[-1].id
+
+    def latest(self) -> AlertRecord | None:
+        """The newest alert."""
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(alerts).order_by(alerts.c.id.desc()).limit(1)).first()
+            return records.alert(row) if row else None
 
     def story_roots(self, story_id: int) -> dict[str, int]:
         """For each destination, the outbox row that opened the story there (for threading)."""
@@ -188,6 +197,36 @@ class Outbox(Repository):
         with self._db.read() as conn:
             row = conn.execute(sa.select(outbox).where(outbox.c.id == delivery_id)).first()
             return records.delivery(row) if row else None
+
+    def sent_to(self, alert_id: int, destination: str) -> Delivery | None:
+        """The row that delivered an alert to a destination, if it was sent."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(outbox).where(
+                    outbox.c.alert_id == alert_id,
+                    outbox.c.destination == destination,
+                    outbox.c.status == SENT.value,
+                )
+            ).first()
+            return records.delivery(row) if row else None
+
+    def recent_alerts(self, kind: str, since: float, limit: int) -> list[Delivery]:
+        """Top-level alerts sent to destinations of one kind (`slack`) since `since`,
+        newest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(outbox)
+                .join(alerts, alerts.c.id == outbox.c.alert_id)
+                .where(
+                    outbox.c.status == SENT.value,
+                    outbox.c.destination.startswith(f"{kind}:", autoescape=True),
+                    outbox.c.sent >= since,
+                    alerts.c.kind == AlertKind.ALERT.value,
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(limit)
+            )
+            return [records.delivery(r) for r in rows]
 
     def last_sent(self, destination: str) -> float | None:
         """When the last message to a destination went out (by any instance)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.models import FeedState, Item
-from bot.types import AlertKind, DeliveryStatus, ItemVerdict
+from bot.types import AlertKind, DeliveryStatus, ItemVerdict, Judgement
 
 Matches = dict[str, list[dict[str, str]]]  # rule id -> the hits that made it fire
 FEED_FIELDS = tuple(f.name for f in fields(FeedState))
@@ -45,6 +45,7 @@ class AlertRecord:
     rules: tuple[str, ...]
     matches: Matches
     created: float
+    rules_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,41 @@ class Delivery:
     next_attempt: float
     ref: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRecord:
+    """A user's verdict on an alert, with what the alert was about and which rules made it."""
+
+    id: int
+    alert_id: int
+    destination: str
+    voter: str
+    verdict: Judgement
+    rules: tuple[str, ...]
+    rules_version: str | None
+    feed_url: str
+    guid: str
+    title: str
+    link: str | None
+    created: float
+
+
+def verdict(row: Any) -> VerdictRecord:
+    return VerdictRecord(
+        row.id,
+        row.alert_id,
+        row.destination,
+        row.voter,
+        Judgement(row.verdict),
+        tuple(row.rules or ()),
+        row.rules_version,
+        row.feed_url,
+        row.guid,
+        row.title,
+        row.link,
+        row.created,
+    )
 
 
 def feed_state(row: Any) -> FeedState:
@@ -115,6 +151,7 @@ def alert(row: Any) -> AlertRecord:
         tuple(row.rules or ()),
         dict(row.matches or {}),
         row.created,
+        row.rules_version,
     )
 
 

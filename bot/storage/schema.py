@@ -88,6 +88,7 @@ stories = sa.Table(
 )
 
 STORY_KEY_LENGTH = 200
+RULES_VERSION_LENGTH = 80
 
 story_keys = sa.Table(
     "story_keys",
@@ -108,6 +109,8 @@ alerts = sa.Table(
     sa.Column("rules", sa.JSON, nullable=False),
     sa.Column("matches", sa.JSON, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
+    # The rules that made it: `git:<commit>`, or `sha256:<hash>` of a folder outside git
+    sa.Column("rules_version", sa.String(RULES_VERSION_LENGTH)),
     sa.Index("ix_alerts_story", "story_id"),
 )
 
@@ -129,6 +132,26 @@ outbox = sa.Table(
     sa.Column("sent", sa.Float),
     sa.UniqueConstraint("alert_id", "destination", name="uq_outbox_alert_destination"),
     sa.Index("ix_outbox_status_destination", "status", "destination", "id"),
+)
+
+# Users' verdicts on alerts: one per alert, destination and voter (the latest counts). The
+# alert's rules, their version and its item are copied, so verdicts outlive the archive.
+verdicts = sa.Table(
+    "verdicts",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", ID, nullable=False),
+    sa.Column("destination", sa.String(300), nullable=False),
+    sa.Column("voter", sa.String(100), nullable=False),
+    sa.Column("verdict", sa.String(20), nullable=False),  # bot.types.Judgement
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("rules_version", sa.String(RULES_VERSION_LENGTH)),
+    sa.Column("feed_url", sa.Text, nullable=False),
+    sa.Column("guid", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("link", sa.Text),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.UniqueConstraint("alert_id", "destination", "voter", name="uq_verdicts_alert_voter"),
 )
 
 chats = sa.Table(

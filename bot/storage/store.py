@@ -1,7 +1,7 @@
 """`Store`, the database behind every stage, and `Transaction`, several changes made at once.
 
 Both reach the same domain repositories (`feeds`, `items`, `stories`, `alerts`, `outbox`,
-`instances`, `subscriptions`, `meta`). On the store each call is its own short transaction;
+`instances`, `subscriptions`, `meta`, `archive`, `verdicts`). On the store each call is its own short transaction;
 on a transaction every call joins it, and all of it is committed when the block ends.
 """
 
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from bot.storage.archive import Archive
 from bot.storage.engine import Bound, Connector, Database
 from bot.storage.feeds import Feeds
 from bot.storage.instances import Instances
@@ -20,6 +21,7 @@ from bot.storage.migrations import Migrations, SchemaChange
 from bot.storage.outbox import Alerts, Outbox
 from bot.storage.stories import Stories
 from bot.storage.subscriptions import Meta, Subscriptions
+from bot.storage.verdicts import Verdicts
 
 MERGE_LOCK_KEY = 0x52414441  # "RADA": PostgreSQL advisory lock serialising ingest
 
@@ -38,6 +40,8 @@ class _Domains:
         self.instances = Instances(db)
         self.subscriptions = Subscriptions(db)
         self.meta = Meta(db)
+        self.archive = Archive(db)
+        self.verdicts = Verdicts(db)
 
 
 class Transaction(_Domains):
