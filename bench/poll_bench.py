@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from feedserver import FeedServer, Reply, Request, rss, static  # noqa: E402
 
-from bot.app import Radar, build_senders, load_config  # noqa: E402
+from bot.app import Radar, build_senders, load_watchlist  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.fetch import Fetcher  # noqa: E402
 from bot.storage import Store  # noqa: E402
@@ -114,7 +114,7 @@ def run(mode: str, feeds: int, cycles: int, docs: list[bytes]) -> None:
         settings = load_settings(env)
         store = Store(settings.db_url)
         radar = Radar(
-            settings, load_config(settings), store, build_senders(settings, stream=io.StringIO())
+            settings, load_watchlist(settings), store, build_senders(settings, stream=io.StringIO())
         )
         for number in range(cycles):
             seconds, parsed = asyncio.run(cycle(radar))

@@ -30,7 +30,7 @@ from fake_apis import FakeTelegram  # noqa: E402
 from feedserver import FeedServer  # noqa: E402
 from helpers import subscribed_farm  # noqa: E402
 
-from bot.app import Radar, build_senders, load_config  # noqa: E402
+from bot.app import Radar, build_senders, load_watchlist  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.fetch import Fetcher  # noqa: E402
 from bot.storage import Store  # noqa: E402
@@ -39,7 +39,7 @@ from bot.storage import Store  # noqa: E402
 async def throughput(env: dict[str, str]) -> tuple[float, int]:
     settings = load_settings(env)
     store = Store(settings.db_url)
-    radar = Radar(settings, load_config(settings), store, build_senders(settings))
+    radar = Radar(settings, load_watchlist(settings), store, build_senders(settings))
     try:
         async with Fetcher(settings.fetch) as fetcher:
             await radar.poll_all(fetcher)

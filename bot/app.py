@@ -35,7 +35,7 @@ SETTLE = 5.0
 
 
 @dataclass(slots=True)
-class Config:
+class Watchlist:
     """Feeds and rules, validated."""
 
     feeds: list[FeedSpec]
@@ -44,12 +44,12 @@ class Config:
     version: str = ""  # of the rules: `git:<commit>` or `sha256:<hash>` (bot.rules.version)
 
 
-def load_config(settings: Settings) -> Config:
+def load_watchlist(settings: Settings) -> Watchlist:
     """Load and validate feeds and rules; raises ConfigError naming file and line."""
     feeds = load_feeds(settings.feeds_file)
     loaded = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
     version = rules_version(settings.rules_dir)
-    return Config(feeds.feeds, loaded.ruleset, [*feeds.problems, *loaded.warnings], version)
+    return Watchlist(feeds.feeds, loaded.ruleset, [*feeds.problems, *loaded.warnings], version)
 
 
 def build_senders(
@@ -109,7 +109,7 @@ class Radar:
     def __init__(
         self,
         settings: Settings,
-        config: Config,
+        config: Watchlist,
         store: Store,
         senders: dict[str, Sender],
         *,
@@ -232,7 +232,7 @@ class Radar:
         )
         return CycleReport(polls, delivered, commands)
 
-    def apply(self, config: Config) -> None:
+    def apply(self, config: Watchlist) -> None:
         """New rules and feeds (a reload): the next polls match with them, deliveries and
         Telegram commands read them; polls under way finish with the rules they began with."""
         self.config = config

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from bot import decide
-from bot.app import Radar, build_senders, load_config
+from bot.app import Radar, build_senders, load_watchlist
 from bot.config import Settings
 from bot.deliver.route import unreachable
 from bot.errors import ConfigError, Problem
@@ -41,7 +41,7 @@ def _err(text: str) -> None:
 
 
 async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
-    config = load_config(settings)
+    config = load_watchlist(settings)
     for warning in config.warnings:
         _err(str(warning))
     store = Store(settings.db_url)

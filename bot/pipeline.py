@@ -95,7 +95,7 @@ class ActiveRules:
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
+class PolledItem:
     """A new or recorded item of a poll, matched (outside the write lock) when it may alert."""
 
     decision: ItemDecision
@@ -111,7 +111,7 @@ class Prepared:
     spec: FeedSpec
     report: PollReport
     state: FeedState
-    items: list[Candidate] = field(default_factory=list)
+    items: list[PolledItem] = field(default_factory=list)
     order: int = 0  # the feed's place in the feeds file
     now: float = 0.0
     saved: bool = False  # its state is saved (nothing of it is left to commit)
@@ -210,7 +210,7 @@ class Pipeline:
         report.state = final
         report.items = len(parsed.items)
         candidates = [
-            self._candidate(decision, position, active)
+            self._polled(decision, position, active)
             for position, decision in enumerate(self._classify(spec, state, parsed, now))
             if decision.verdict is not Verdict.SEEN
         ]
@@ -225,7 +225,7 @@ class Pipeline:
         report = PollReport(spec.url, items=len(decisions))
         state = FeedState(url=spec.url, baselined=True, last_poll=now)
         report.state = state
-        candidates = [self._candidate(d, n, active) for n, d in enumerate(decisions)]
+        candidates = [self._polled(d, n, active) for n, d in enumerate(decisions)]
         return Prepared(spec, report, state, candidates, order, now, rules=active)
 
     def _classify(
@@ -244,12 +244,12 @@ class Pipeline:
             now=now,
         )
 
-    def _candidate(self, decision: ItemDecision, position: int, active: ActiveRules) -> Candidate:
+    def _polled(self, decision: ItemDecision, position: int, active: ActiveRules) -> PolledItem:
         if decision.verdict is not Verdict.NEW:
-            return Candidate(decision, position)
+            return PolledItem(decision, position)
         matches = active.ruleset.match(decision.item)
         if not matches.rules:
-            return Candidate(decision, position, matches)
+            return PolledItem(decision, position, matches)
         features = merge.features(
             decision.item,
             matches.actors,
@@ -257,7 +257,7 @@ class Pipeline:
             active.ruleset.lexicon,
             title_actors=matches.title_actors,
         )
-        return Candidate(decision, position, matches, features)
+        return PolledItem(decision, position, matches, features)
 
     def store_quiet(self, prepared: Prepared) -> Prepared:
         """Store at once, in one statement, what of a poll cannot alert (a first poll's backlog,
@@ -316,7 +316,7 @@ class Pipeline:
         return [p.report for p in batch]
 
     @staticmethod
-    def _unknown(tx: Transaction, feed_url: str, candidates: list[Candidate]) -> list[Candidate]:
+    def _unknown(tx: Transaction, feed_url: str, candidates: list[PolledItem]) -> list[PolledItem]:
         """The candidates the database does not hold yet, read in the write transaction: another
         process may have stored them since the poll was prepared."""
         items = [c.decision.item for c in candidates]
@@ -333,7 +333,7 @@ class Pipeline:
         self, tx: Transaction, batch: Sequence[Prepared], entries: Sequence[tuple[Any, ...]]
     ) -> set[int]:
         """Of a chunk's candidates, those the database does not hold yet (by id)."""
-        by_poll: dict[int, list[Candidate]] = {}
+        by_poll: dict[int, list[PolledItem]] = {}
         for *_, n, candidate in entries:
             by_poll.setdefault(n, []).append(candidate)
         return {
@@ -357,7 +357,7 @@ class Pipeline:
         self,
         tx: Transaction,
         prepared: Prepared,
-        candidate: Candidate,
+        candidate: PolledItem,
         subscribers: Mapping[str, Sequence[int]],
     ) -> None:
         decision, report = candidate.decision, prepared.report

@@ -12,7 +12,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from bot.app import Config, load_config
+from bot.app import Watchlist, load_watchlist
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.rules.version import rules_version, short, watched_files
@@ -48,8 +48,8 @@ class Reloader:
     def __init__(
         self,
         settings: Settings,
-        config: Config,
-        apply: Callable[[Config], Awaitable[None]],
+        config: Watchlist,
+        apply: Callable[[Watchlist], Awaitable[None]],
     ) -> None:
         self.settings = settings
         self.version = config.version
@@ -99,7 +99,7 @@ class Reloader:
                     log.info("SIGHUP: rules %s unchanged", short(self.version))
                 return False
         try:
-            config = await asyncio.to_thread(load_config, self.settings)
+            config = await asyncio.to_thread(load_watchlist, self.settings)
         except ConfigError as exc:
             log.error(
                 "rules change refused, still running rules %s: %s",

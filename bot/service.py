@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import decide
-from bot.app import Config, Radar, build_senders, load_config
+from bot.app import Radar, Watchlist, build_senders, load_watchlist
 from bot.config import Settings
 from bot.errors import StorageError
 from bot.fetch import Fetcher
@@ -83,7 +83,7 @@ class Service:
             replace_existing=True,
         )
 
-    async def apply(self, config: Config) -> None:
+    async def apply(self, config: Watchlist) -> None:
         """Swap in reloaded rules and feeds: new feeds are scheduled, removed ones dropped,
         changed ones rescheduled at their new interval, keeping their next poll."""
         before = {s.url: s for s in self.radar.config.feeds}
@@ -223,7 +223,7 @@ class Service:
 
 
 async def serve(settings: Settings, *, json_lines: bool = False) -> int:
-    config = load_config(settings)
+    config = load_watchlist(settings)
     for warning in config.warnings:
         log.warning("%s", warning)
     store = Store(settings.db_url)

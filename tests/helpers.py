@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from feedserver import now_rfc822, rss, static
 
-from bot.app import CycleReport, Radar, build_senders, load_config
+from bot.app import CycleReport, Radar, build_senders, load_watchlist
 from bot.config import load_settings
 from bot.models import FetchLimits
 from bot.storage import Store
@@ -153,7 +153,7 @@ def run_once(
     settings = load_settings(env)
     if fetch is not None:
         settings = replace(settings, fetch=fetch)
-    config = load_config(settings)
+    config = load_watchlist(settings)
     stream = io.StringIO()
     store = Store(settings.db_url)
     senders = build_senders(settings, stream=stream, json_lines=json_lines)

@@ -13,7 +13,7 @@ from fake_apis import FakeTelegram
 from feedserver import now_rfc822, rss, static
 from helpers import environment, run_once, write_feeds, write_rules
 
-from bot.app import Radar, build_senders, load_config
+from bot.app import Radar, build_senders, load_watchlist
 from bot.config import load_settings
 from bot.deliver.outbox import OutboxWorker
 from bot.fetch import Fetcher
@@ -185,7 +185,7 @@ def test_in_radar_run_one_chats_flood_wait_does_not_keep_others_waiting(
     telegram.command(10, "/help")
     settings = load_settings(env)
     store = Store(settings.db_url)
-    radar = Radar(settings, load_config(settings), store, build_senders(settings))
+    radar = Radar(settings, load_watchlist(settings), store, build_senders(settings))
     assert radar.commands is not None
 
     async def scenario() -> None:
@@ -222,7 +222,7 @@ def test_a_groups_backlog_does_not_hold_up_a_new_alert_to_another_chat(
     _subscribe(env, 77, topic="travel-guidance")
     settings = load_settings(env)
     store = Store(settings.db_url)
-    radar = Radar(settings, load_config(settings), store, build_senders(settings))
+    radar = Radar(settings, load_watchlist(settings), store, build_senders(settings))
 
     async def scenario() -> int:
         stop = asyncio.Event()
@@ -260,7 +260,7 @@ def test_chats_take_turns_for_the_sending_slots(tmp_path, feed_server, telegram)
     settings = load_settings(env)
     store = Store(settings.db_url)
     senders = build_senders(settings)
-    radar = Radar(settings, load_config(settings), store, senders)
+    radar = Radar(settings, load_watchlist(settings), store, senders)
     radar.outbox = OutboxWorker(store, radar.config.ruleset, senders, max_parallel=4)
 
     async def scenario() -> None:

@@ -118,7 +118,7 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class RuleVerdict:
     """A rule's verdict on an item, for `radar rules explain`."""
 
     rule: Rule
@@ -346,14 +346,14 @@ class RuleSet:
             title_actors=self._actors_in(found, ("title",)),
         )
 
-    def explain(self, item: Item) -> list[Verdict]:
+    def explain(self, item: Item) -> list[RuleVerdict]:
         found = self.scan(item)
         verdicts = []
         for rule in self.rules:
             ctx = _Context(found, rule.fields)
             reason = _why_not(rule.match, ctx, "")
             hits = self._hits(_positive(rule.match, ctx))
-            verdicts.append(Verdict(rule, reason is None, hits, reason))
+            verdicts.append(RuleVerdict(rule, reason is None, hits, reason))
         return verdicts
 
     def _actors_in(self, found: Found, fields: tuple[str, ...]) -> frozenset[str]:
