@@ -180,7 +180,9 @@ class Radar:
                 polls = await self.poll_all(fetcher, deliver)
             for report in polls:
                 if report.error:
-                    log.warning("feed %s: %s", report.url, report.error)
+                    log.warning(
+                        "feed %s: %s", report.label, report.error, extra={"feed_url": report.url}
+                    )
             stats.append(await self.outbox.deliver_due())
         delivered = DeliveryStats(
             sum(s.sent for s in stats), sum(s.retried for s in stats), sum(s.failed for s in stats)

@@ -23,6 +23,31 @@ SLACK_API_URL = "https://slack.com/api/"
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 FLAG_ON = frozenset({"1", "true", "yes"})
 FLAG_OFF = frozenset({"", "0", "false", "no"})
+DEFAULT_HTTP_HOST = "127.0.0.1"
+LOG_FORMATS = ("text", "json")
+
+# Every variable Radar reads, with what it means (`radar --help` lists them; the README's
+# configuration table and radar.env.example say more).
+VARIABLES = {
+    "RADAR_DB": "database URL (sqlite:///PATH or postgresql://...)",
+    "RADAR_RULES": "folder of rule files",
+    "RADAR_FEEDS": "feeds file (default $RADAR_RULES/feeds.yaml)",
+    "SLACK_BOT_TOKEN": "enables Slack delivery",
+    "SLACK_API_URL": "Slack Web API base",
+    "SLACK_DEFAULT_CHANNEL": "channel for rules that name none",
+    "TELEGRAM_BOT_TOKEN": "enables Telegram delivery and commands",
+    "TELEGRAM_API_URL": "Telegram Bot API base; the token follows it",
+    "TELEGRAM_ALLOWED_CHATS": "comma-separated chat ids allowed to subscribe",
+    "RADAR_STORY_WINDOW": "how far apart in time two items of one story may be",
+    "RADAR_MAX_BYTES": "largest feed response accepted, in bytes",
+    "RADAR_FETCH_TIMEOUT": "total seconds allowed for one fetch",
+    "RADAR_ALLOW_PRIVATE_REDIRECTS": "1 lets public feeds redirect to private addresses",
+    "RADAR_CONCURRENCY": "requests at once, overall",
+    "RADAR_PER_HOST": "requests at once, per host",
+    "RADAR_HTTP_PORT": "serves /healthz, /metrics and a status page (unset: off; 0: any free port)",
+    "RADAR_HTTP_HOST": "address the HTTP endpoint listens on",
+    "RADAR_LOG_FORMAT": "text, or json for one JSON object per line",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +63,9 @@ class Settings:
     telegram_allowed_chats: frozenset[int] | None = None
     story_window: float = DEFAULT_WINDOW
     fetch: FetchLimits = field(default_factory=FetchLimits)
+    http_port: int | None = None  # None: no HTTP endpoint; 0: any free port
+    http_host: str = DEFAULT_HTTP_HOST
+    log_format: str = "text"
 
     @property
     def console(self) -> bool:
@@ -88,6 +116,25 @@ def _chats(raw: str | None) -> frozenset[int] | None:
     return frozenset(chats)
 
 
+def _port(raw: str | None) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        port = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"RADAR_HTTP_PORT: expected a port number, got {raw!r}") from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"RADAR_HTTP_PORT: a port is 0 to 65535, got {raw!r}")
+    return port
+
+
+def _log_format(raw: str | None) -> str:
+    value = (raw or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"RADAR_LOG_FORMAT: expected text or json, got {raw!r}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     rules_dir = Path(env.get("RADAR_RULES") or "rules")
@@ -118,4 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         telegram_allowed_chats=_chats(env.get("TELEGRAM_ALLOWED_CHATS")),
         story_window=window,
         fetch=fetch,
+        http_port=_port(env.get("RADAR_HTTP_PORT")),
+        http_host=(env.get("RADAR_HTTP_HOST") or "").strip() or DEFAULT_HTTP_HOST,
+        log_format=_log_format(env.get("RADAR_LOG_FORMAT")),
     )
