@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from bot import decide
-from bot.app import Radar, build_senders, load_config
+from bot.app import Config, Radar, build_senders, load_config
 from bot.config import Settings
 from bot.errors import ConfigError, Problem
 from bot.feeds import format_duration, load_feeds, parse_duration
@@ -19,11 +24,14 @@ from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.examples import run_examples
 from bot.rules.wildcards import common_word_problems
+from bot.snapshot import ago, rules_digest, take
 from bot.storage import Store
+from bot.storage.engine import database_file
 from bot.types import DeliveryStatus
 
 OK, FAILED = 0, 1
-STATUS_DELIVERIES = 20  # retrying and failed deliveries `radar status` lists
+
+log = logging.getLogger(__name__)
 
 
 def _out(text: str = "") -> None:
@@ -34,10 +42,86 @@ def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
+def existing_store(settings: Settings) -> Store:
+    """The database of `RADAR_DB`, for commands that only read it: a SQLite file that does not
+    exist is a configuration error (reading would create an empty one and show nothing)."""
+    path = database_file(settings.db_url)
+    if path is not None and not path.exists():
+        raise ConfigError(
+            f"RADAR_DB: no database at {path}: nothing has run with it yet "
+            "(set RADAR_DB or --db to the database radar run uses)"
+        )
+    return Store(settings.db_url)
+
+
+def run_config(
+    settings: Settings, names: Sequence[str] | None = None, *, baseline: bool = True
+) -> Config:
+    """Feeds and rules for `radar run`: only the feeds named (by name or URL), if any; with
+    `baseline=False`, every feed alerts on what it holds at once."""
     config = load_config(settings)
+    if names:
+        chosen = []
+        for name in names:
+            found = [s for s in config.feeds if name in (s.name, s.url)] or [
+                s for s in config.feeds if s.name and s.name.casefold() == name.casefold()
+            ]
+            if not found:
+                known = ", ".join(repr(s.label) for s in config.feeds)
+                raise ConfigError(
+                    f"--feed {name!r}: no feed of that name or URL in {settings.feeds_file} "
+                    f"(feeds: {known})"
+                )
+            chosen += [s for s in found if s not in chosen]
+        config = replace(config, feeds=chosen)
+    if not baseline:
+        config = replace(config, feeds=[replace(s, baseline=False) for s in config.feeds])
+    return config
+
+
+def run(
+    settings: Settings,
+    *,
+    once: bool = False,
+    dry_run: bool = False,
+    feeds: Sequence[str] | None = None,
+    json_lines: bool = False,
+) -> int:
+    """`radar run`: the service, or one cycle with `once`. A dry run polls into a throw-away
+    database and delivers to the console only, so nothing is stored or sent."""
+    if not dry_run:
+        config = run_config(settings, feeds)
+        if once:
+            return asyncio.run(run_once(settings, config, json_lines=json_lines))
+        from bot.service import serve
+
+        return asyncio.run(serve(settings, config, json_lines=json_lines))
+    with tempfile.TemporaryDirectory(prefix="radar-dry-run-") as folder:
+        dry = replace(
+            settings,
+            db_url=f"sqlite:///{Path(folder) / 'dry-run.db'}",
+            slack_token=None,
+            telegram_token=None,
+            http_port=None,
+        )
+        config = run_config(dry, feeds, baseline=False)
+        _err(
+            f"radar: dry run of {plural(len(config.feeds), 'feed')}: alerts are printed here "
+            "only; nothing is stored or sent"
+        )
+        if once:
+            return asyncio.run(run_once(dry, config, json_lines=json_lines))
+        from bot.service import serve
+
+        return asyncio.run(serve(dry, config, json_lines=json_lines))
+
+
+async def run_once(
+    settings: Settings, config: Config | None = None, *, json_lines: bool = False
+) -> int:
+    config = config or load_config(settings)
     for warning in config.warnings:
-        _err(str(warning))
+        _tell(settings, str(warning), logging.WARNING)
     store = Store(settings.db_url)
     radar = Radar(settings, config, store, build_senders(settings, json_lines=json_lines))
     try:
@@ -46,9 +130,18 @@ async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
         await radar.aclose()
         store.close()
     for poll in report.errors:
-        _err(redact(f"feed {poll.url}: {poll.error}"))
-    _err(f"radar: {report.summary()}")
+        _tell(settings, redact(f"feed {poll.label}: {poll.error}"), logging.WARNING)
+    _tell(settings, f"radar: {report.summary()}")
     return OK
+
+
+def _tell(settings: Settings, text: str, level: int = logging.INFO) -> None:
+    """A line about a run for its operator: on standard error, or as a log record when logs
+    are JSON (so that everything a JSON-logging run writes there is JSON)."""
+    if settings.log_format == "json":
+        log.log(level, "%s", text)
+    else:
+        _err(text)
 
 
 def rules_check(settings: Settings) -> int:
@@ -136,53 +229,32 @@ def _shown(text: str | None) -> str | None:
     return redact(text) if text else text
 
 
-def _ago(now: float, then: float | None) -> str:
-    if then is None:
-        return "never"
-    delta = now - then
-    if delta < 0:
-        return f"in {_span(-delta)}"
-    return f"{_span(delta)} ago"
-
-
-def _span(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
+def sources(settings: Settings, database: str) -> dict[str, str]:
+    """Which database, feeds file and rules folder a command reads."""
+    return {
+        "database": database,
+        "feeds": str(settings.feeds_file),
+        "rules": str(settings.rules_dir),
+        "rules_version": rules_digest(settings.rules_dir),
+    }
 
 
 def status(settings: Settings, *, as_json: bool = False) -> int:
+    """Exit 1 when a feed is failing, broken or gone, or a delivery failed."""
     feeds = load_feeds(settings.feeds_file).feeds
-    store = Store(settings.db_url)
+    store = existing_store(settings)
+    now = time.time()
     try:
-        states = store.feeds.states()
-        outbox = store.outbox.counts()
-        failed = store.outbox.failed(limit=STATUS_DELIVERIES)
-        retrying = store.outbox.retrying(limit=STATUS_DELIVERIES)
-        subscribers = store.subscriptions.by_topic()
-        chats = store.subscriptions.chat_count()
-        counts = {
-            "items": store.items.count(),
-            "stories": store.stories.count(),
-            "alerts": store.alerts.count(),
-        }
+        snapshot = take(store, feeds, now)
     finally:
         store.close()
-    now = time.time()
+    source = sources(settings, store.name)
+    failing = snapshot.failing_feeds
+    failed_rows = snapshot.failed_deliveries
+    verdict = FAILED if failing or failed_rows else OK
     rows: list[dict[str, Any]] = []
-    for spec in feeds:
-        state = states.get(spec.url)
-        if state is None or state.last_poll is None:
-            health = "new"
-        elif state.gone:
-            health = "gone"
-        elif decide.is_broken(state, now):
-            health = "broken"
-        elif state.failures:
-            health = "failing"
-        else:
-            health = "ok"
+    for row in snapshot.feeds:
+        state = row.state
         validators = [
             n
             for n, v in (
@@ -193,10 +265,10 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         ]
         rows.append(
             {
-                "url": redact(spec.url),
-                "name": redact(spec.name or (state.title if state else None) or spec.url),
-                "health": health,
-                "interval": format_duration(spec.interval),
+                "url": redact(row.spec.url),
+                "name": redact(row.name),
+                "health": row.health.value,
+                "interval": format_duration(row.spec.interval),
                 "last_poll": state.last_poll if state else None,
                 "last_change": state.last_change if state else None,
                 "http_status": state.last_status if state else None,
@@ -207,13 +279,16 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
                 "moved_to": _shown(state.moved_to) if state else None,
             }
         )
+    outbox = snapshot.outbox
     if as_json:
         payload = {
+            "sources": source,
+            "ok": verdict == OK,
             "feeds": rows,
             "deliveries": {f"{kind}:{st}": n for (kind, st), n in sorted(outbox.items())},
             "failed": [
                 {"destination": d.destination, "error": _shown(d.error), "alert": d.alert_id}
-                for d in failed
+                for d in snapshot.failed
             ],
             "retrying": [
                 {
@@ -221,31 +296,35 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
                     "error": _shown(d.error),
                     "next_attempt": d.next_attempt,
                 }
-                for d in retrying
+                for d in snapshot.retrying
             ],
             "subscribers": {
-                "chats": chats,
-                "by_topic": {t: len(c) for t, c in subscribers.items()},
+                "chats": snapshot.chats,
+                "by_topic": {t: len(c) for t, c in snapshot.subscribers.items()},
             },
-            "archive": counts,
+            "archive": snapshot.counts,
         }
         _out(json.dumps(payload, indent=2, ensure_ascii=False))
-        return OK
+        return verdict
+    _out(f"Database: {source['database']}")
+    _out(f"Feeds file: {source['feeds']}")
+    _out(f"Rules: {source['rules']} (version {source['rules_version'] or 'unknown'})")
+    _out()
     _out(f"Feeds ({len(rows)})")
-    for row in rows:
-        http = f"HTTP {row['http_status']}" if row["http_status"] else "-"
-        _out(f"  [{row['health']}] {row['name']}")
+    for shown in rows:
+        http = f"HTTP {shown['http_status']}" if shown["http_status"] else "-"
+        _out(f"  [{shown['health']}] {shown['name']}")
         _out(
-            f"      last poll {_ago(now, row['last_poll'])} ({http}), last change {_ago(now, row['last_change'])}, "
-            f"next due {_ago(now, row['next_due']) if row['next_due'] else '-'}, every {row['interval']}"
+            f"      last poll {ago(now, shown['last_poll'])} ({http}), last change {ago(now, shown['last_change'])}, "
+            f"next due {ago(now, shown['next_due']) if shown['next_due'] else '-'}, every {shown['interval']}"
         )
         _out(
-            f"      validators: {', '.join(row['validators']) or 'none'}; consecutive failures: {row['failures']}"
+            f"      validators: {', '.join(shown['validators']) or 'none'}; consecutive failures: {shown['failures']}"
         )
-        if row["last_error"]:
-            _out(f"      last error: {row['last_error']}")
-        if row["moved_to"]:
-            _out(f"      moved permanently to {row['moved_to']} — update feeds.yaml")
+        if shown["last_error"]:
+            _out(f"      last error: {shown['last_error']}")
+        if shown["moved_to"]:
+            _out(f"      moved permanently to {shown['moved_to']} — update feeds.yaml")
     _out()
     _out("Deliveries")
     if not outbox:
@@ -253,25 +332,40 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     kinds = sorted({k for k, _ in outbox})
     for kind in kinds:
         parts = [f"{outbox[(kind, st)]} {st}" for st in DeliveryStatus if (kind, st) in outbox]
-        _out(f"  {kind}: {', '.join(parts)}")
-    for delivery in retrying:
+        oldest = snapshot.pending.get(kind)
+        waiting = f" (oldest pending {ago(now, oldest[1])})" if oldest else ""
+        _out(f"  {kind}: {', '.join(parts)}{waiting}")
+    for delivery in snapshot.retrying:
         _out(
             f"  retrying {delivery.destination} (alert {delivery.alert_id}) at {when(delivery.next_attempt)}: {_shown(delivery.error)}"
         )
-    for delivery in failed:
+    for delivery in snapshot.failed:
         _out(
             f"  FAILED {delivery.destination} (alert {delivery.alert_id}): {_shown(delivery.error)}"
         )
     _out()
     by_topic = (
-        ", ".join(f"{topic}: {len(ids)}" for topic, ids in sorted(subscribers.items()))
+        ", ".join(f"{topic}: {len(ids)}" for topic, ids in sorted(snapshot.subscribers.items()))
         or "no subscriptions"
     )
-    _out(f"Subscribers: {plural(chats, 'chat')} ({by_topic})")
+    _out(f"Subscribers: {plural(snapshot.chats, 'chat')} ({by_topic})")
+    counts = snapshot.counts
     _out(
         f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts"
     )
-    return OK
+    _out()
+    if verdict == OK:
+        _out("status: ok")
+    else:
+        problems = []
+        if failing:
+            problems.append(f"{plural(len(failing), 'feed')} failing")
+        if failed_rows:
+            problems.append(
+                f"{failed_rows} {'delivery' if failed_rows == 1 else 'deliveries'} failed"
+            )
+        _out(f"status: FAILING ({', '.join(problems)})")
+    return verdict
 
 
 def db_upgrade(settings: Settings) -> int:
@@ -315,7 +409,7 @@ def backtest(settings: Settings, *, since: str | None, limit: int) -> int:
 
 
 def stories(settings: Settings, *, limit: int) -> int:
-    store = Store(settings.db_url)
+    store = existing_store(settings)
     try:
         recent = store.stories.recent(limit)
         if not recent:
@@ -334,7 +428,7 @@ def stories(settings: Settings, *, limit: int) -> int:
 
 
 def story_show(settings: Settings, story_id: int) -> int:
-    store = Store(settings.db_url)
+    store = existing_store(settings)
     try:
         story = store.stories.get(story_id)
         if story is None:

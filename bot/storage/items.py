@@ -113,3 +113,10 @@ class Items(Repository):
     def count(self) -> int:
         with self._db.read() as conn:
             return int(conn.scalar(sa.select(sa.func.count()).select_from(items)) or 0)
+
+    def latest_per_feed(self) -> dict[str, StoredItem]:
+        """Each feed's most recently stored item."""
+        last = sa.select(sa.func.max(items.c.id)).group_by(items.c.feed_url).scalar_subquery()
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(items).where(items.c.id.in_(last)))
+            return {row.feed_url: records.stored_item(row) for row in rows}
