@@ -181,7 +181,10 @@ class Radar:
             for report in polls:
                 if report.error:
                     log.warning(
-                        "feed %s: %s", report.label, report.error, extra={"feed_url": report.url}
+                        "feed %s: %s",
+                        report.label,
+                        report.error,
+                        extra={"feed": report.label, "feed_url": report.url},
                     )
             stats.append(await self.outbox.deliver_due())
         delivered = DeliveryStats(

@@ -202,7 +202,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_COMMON],
     )
-    parser.set_defaults(verbose=0, handler=None)
+    # Not `verbose=0` here: the global options' actions are shared by every parser, and a
+    # default set on one would be set on all (and undo a `-v` given before the command).
+    parser.set_defaults(handler=None)
     parser.add_argument("--version", action="version", version=f"radar {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -432,7 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"radar: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     logs.protect(settings.secrets)
-    logs.setup(args.verbose, quiet=args.command != "run", fmt=settings.log_format)
+    verbosity = getattr(args, "verbose", 0)
+    logs.setup(verbosity, quiet=args.command != "run", fmt=settings.log_format)
     handler: Handler = args.handler
     try:
         return handler(args, settings)

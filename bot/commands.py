@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -54,6 +55,35 @@ def existing_store(settings: Settings) -> Store:
     return Store(settings.db_url)
 
 
+def check_writable(settings: Settings) -> None:
+    """Refuse to start with a SQLite database this user cannot write (a state directory owned
+    by someone else, as when a host folder is mounted into the container), naming the fix."""
+    path = database_file(settings.db_url)
+    if path is None:
+        return
+    path = path.absolute()
+    directory = next((p for p in (path.parent, *path.parent.parents) if _is_dir(p)), None)
+    if directory is None:
+        return
+    denied = directory if not os.access(directory, os.W_OK | os.X_OK) else None
+    if denied is None and path.exists() and not os.access(path, os.W_OK):
+        denied = path
+    if denied is not None:
+        uid = os.getuid()
+        raise ConfigError(
+            f"RADAR_DB: {denied} is not writable by this user (uid {uid}), so the database "
+            f"{path} cannot be written: give it to that user (chown -R {uid} {directory}) "
+            "or mount a writable volume there"
+        )
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a parent this user may not enter
+        return False
+
+
 def run_config(
     settings: Settings, names: Sequence[str] | None = None, *, baseline: bool = True
 ) -> Config:
@@ -90,6 +120,7 @@ def run(
     """`radar run`: the service, or one cycle with `once`. A dry run polls into a throw-away
     database and delivers to the console only, so nothing is stored or sent."""
     if not dry_run:
+        check_writable(settings)
         config = run_config(settings, feeds)
         if once:
             return asyncio.run(run_once(settings, config, json_lines=json_lines))
@@ -369,6 +400,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
 
 
 def db_upgrade(settings: Settings) -> int:
+    check_writable(settings)
     store = Store(settings.db_url)
     try:
         drift = store.schema_drift()
