@@ -63,8 +63,8 @@ def check_writable(settings: Settings) -> None:
         return
     path = path.absolute()
     directory = next((p for p in (path.parent, *path.parent.parents) if _is_dir(p)), None)
-    if directory is None:
-        return
+    if directory is None or os.statvfs(directory).f_flag & os.ST_RDONLY:
+        return  # a read-only file system is the database's fault to report (exit 1)
     denied = directory if not os.access(directory, os.W_OK | os.X_OK) else None
     if denied is None and path.exists() and not os.access(path, os.W_OK):
         denied = path

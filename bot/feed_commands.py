@@ -206,8 +206,9 @@ def feeds_import(settings: Settings, opml: Path, *, dry_run: bool = False) -> in
         if url in known:
             skipped += 1
             continue
-        if (problem := feed_url_problem(url)) is not None or url.startswith(("/", ".")):
-            _err(f"radar: {opml}: skipping {redact(url)!r}: {problem or 'not a web feed'}")
+        problem = "not a web feed" if FeedSpec(url).is_local else feed_url_problem(url)
+        if problem is not None:
+            _err(f"radar: {opml}: skipping {redact(url)!r}: {problem}")
             continue
         known.add(url)
         entry: dict[str, Any] = {"url": url}

@@ -443,10 +443,12 @@ def test_opml_folders_and_categories_become_tags(tmp_path, monkeypatch, capsys):
         '<outline text="Policy"><outline text="BIS" type="rss" xmlUrl="https://bis.example/rss"'
         ' category="/us/primary"/></outline>'
         '<outline title="Loose" xmlUrl="https://loose.example/atom"/>'
+        '<outline title="Relative" xmlUrl="feeds/local.xml"/>'
         '<outline text="Not a feed" htmlUrl="https://site.example/"/></body></opml>'
     )
     result = run_cli(["feeds", "import", str(opml)], env, monkeypatch, capsys)
     assert result.code == 0, result.err
+    assert "skipping 'feeds/local.xml': not a web feed" in result.err
     assert [(s.url, s.name, s.tags) for s in load_feeds(feeds).feeds] == [
         ("https://bis.example/rss", "BIS", ("primary", "Policy")),
         ("https://loose.example/atom", "Loose", ()),
