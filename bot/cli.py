@@ -100,13 +100,13 @@ def _actions(
     return parser.add_subparsers(dest=f"{parser.prog.split()[-1]}_action", metavar="ACTION")
 
 
-# Handlers: each turns parsed arguments into one call of `bot.commands` or `bot.feed_commands`.
+# Handlers: each turns parsed arguments into one call of a `bot.*commands` module.
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import commands
+    from bot import run_commands
 
-    return commands.run(
+    return run_commands.run(
         settings, once=args.once, dry_run=args.dry_run, feeds=args.feed, json_lines=args.json
     )
 
