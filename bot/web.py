@@ -175,6 +175,10 @@ class _Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A failed request goes to the log (redacted, JSON when logs are), not to stderr."""
+        log.exception("http: answering %s failed", client_address)
+
 
 class WebServer:
     """Serves a `Site` on `host:port` in a background thread until `stop()`."""
