@@ -55,8 +55,8 @@ def _hostile_env(tmp_path, feed_server, **extra: str) -> dict[str, str]:
     feeds = write_feeds(
         tmp_path / "feeds.yaml",
         [
-            {"url": url, "name": HOSTILE_FEED, "baseline": False, "interval": "30s"},
-            {"url": "http://127.0.0.1:9/nothing.xml", "name": "Dead feed", "interval": "30s"},
+            {"url": url, "name": HOSTILE_FEED, "baseline": False, "interval": "1h"},
+            {"url": "http://127.0.0.1:9/nothing.xml", "name": "Dead feed", "interval": "1h"},
         ],
     )
     return environment(tmp_path, write_rules(tmp_path / "rules"), feeds, **extra)
@@ -76,7 +76,8 @@ def test_healthz_metrics_and_status_page_while_radar_runs(tmp_path, feed_server)
         def delivered():
             samples = _samples(get(radar.base, "/metrics")[2])
             sent = _value(samples, "radar_deliveries_total", kind="console", outcome="sent")
-            return samples if sent == 3 else None
+            pending = _value(samples, "radar_outbox_pending", kind="console")
+            return samples if (sent, pending) == (3, 0) else None
 
         samples = wait_for(delivered, 60, "three console deliveries in /metrics")
         status, headers, text = get(radar.base, "/metrics")
@@ -206,7 +207,7 @@ def test_two_instances_on_postgresql_each_answer_200(tmp_path, feed_server, pg_s
     feeds_list = []
     for n in range(4):
         url = feed_server.set(f"/f{n}.xml", static(rss(distinct_items(2, feed=n))))
-        feeds_list.append({"url": url, "baseline": False, "interval": "30s"})
+        feeds_list.append({"url": url, "baseline": False, "interval": "1h"})
     feeds = write_feeds(tmp_path / "feeds.yaml", feeds_list)
     env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds, RADAR_DB=pg_schema_url)
     with (

@@ -265,9 +265,11 @@ class OutboxWorker:
         except Exception as exc:  # a sender bug must not lose the row
             log.exception("sending to %s failed", delivery.destination)
             result = Retry(f"unexpected error: {exc!r}")
-        if self.observer is not None:
-            self.observer.delivery(destination, result, time.monotonic() - started)
-        return await asyncio.to_thread(self._record, delivery, result)
+        seconds = time.monotonic() - started
+        go_on = await asyncio.to_thread(self._record, delivery, result)
+        if self.observer is not None:  # once recorded, so metrics and the database agree
+            self.observer.delivery(destination, result, seconds)
+        return go_on
 
     def _record(self, delivery: Delivery, result: SendResult) -> bool:
         now = self.clock()
