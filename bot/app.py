@@ -219,7 +219,12 @@ class Radar:
                 polls = await self.poll_all(fetcher, deliver)
             for report in polls:
                 if report.error:
-                    log.warning("feed %s: %s", report.url, report.error)
+                    log.warning(
+                        "feed %s: %s",
+                        report.label,
+                        report.error,
+                        extra={"feed": report.label, "feed_url": report.url},
+                    )
             stats.append(await self.outbox.deliver_due())
         await self.prune()
         if self.slack_verdicts is not None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from bot import decide
-from bot.app import Radar, build_senders, load_watchlist
 from bot.config import Settings
 from bot.deliver.route import unreachable
 from bot.errors import ConfigError, Problem
@@ -19,12 +19,13 @@ from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.version import rules_version, short
 from bot.rules.wildcards import common_word_problems
+from bot.snapshot import ago, take
 from bot.storage import AlertRecord, Store
+from bot.storage.engine import database_file
 from bot.types import DeliveryStatus
 from bot.untrusted import for_terminal, json_for_terminal
 
 OK, FAILED = 0, 1
-STATUS_DELIVERIES = 20  # retrying and failed deliveries `radar status` lists
 
 
 def _out(text: str = "") -> None:
@@ -40,21 +41,45 @@ def _err(text: str) -> None:
     sys.stderr.write(for_terminal(text) + "\n")
 
 
-async def run_once(settings: Settings, *, json_lines: bool = False) -> int:
-    config = load_watchlist(settings)
-    for warning in config.warnings:
-        _err(str(warning))
-    store = Store(settings.db_url)
-    radar = Radar(settings, config, store, build_senders(settings, json_lines=json_lines))
+def existing_store(settings: Settings) -> Store:
+    """The database of `RADAR_DB`, for commands that only read it: a SQLite file that does not
+    exist is a configuration error (reading would create an empty one and show nothing)."""
+    path = database_file(settings.db_url)
+    if path is not None and not path.exists():
+        raise ConfigError(
+            f"RADAR_DB: no database at {path}: nothing has run with it yet "
+            "(set RADAR_DB or --db to the database radar run uses)"
+        )
+    return Store(settings.db_url)
+
+
+def check_writable(settings: Settings) -> None:
+    """Refuse to start with a SQLite database this user cannot write (a state directory owned
+    by someone else, as when a host folder is mounted into the container), naming the fix."""
+    path = database_file(settings.db_url)
+    if path is None:
+        return
+    path = path.absolute()
+    directory = next((p for p in (path.parent, *path.parent.parents) if _is_dir(p)), None)
+    if directory is None or os.statvfs(directory).f_flag & os.ST_RDONLY:
+        return  # a read-only file system is the database's fault to report (exit 1)
+    denied = directory if not os.access(directory, os.W_OK | os.X_OK) else None
+    if denied is None and path.exists() and not os.access(path, os.W_OK):
+        denied = path
+    if denied is not None:
+        uid = os.getuid()
+        raise ConfigError(
+            f"RADAR_DB: {denied} is not writable by this user (uid {uid}), so the database "
+            f"{path} cannot be written: give it to that user (chown -R {uid} {directory}) "
+            "or mount a writable volume there"
+        )
+
+
+def _is_dir(path: Path) -> bool:
     try:
-        report = await radar.run_once()
-    finally:
-        await radar.aclose()
-        store.close()
-    for poll in report.errors:
-        _err(redact(f"feed {poll.url}: {poll.error}"))
-    _err(f"radar: {report.summary()}")
-    return OK
+        return path.is_dir()
+    except OSError:  # a parent this user may not enter
+        return False
 
 
 def rules_check(settings: Settings) -> int:
@@ -154,45 +179,33 @@ def _shown(text: str | None) -> str | None:
     return redact(text) if text else text
 
 
-def _ago(now: float, then: float | None) -> str:
-    if then is None:
-        return "never"
-    delta = now - then
-    if delta < 0:
-        return f"in {_span(-delta)}"
-    return f"{_span(delta)} ago"
-
-
-def _span(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
+def sources(settings: Settings, database: str) -> dict[str, str]:
+    """Which database, feeds file and rules folder a command reads."""
+    return {
+        "database": database,
+        "feeds": str(settings.feeds_file),
+        "rules": str(settings.rules_dir),
+        "rules_version": rules_version(settings.rules_dir) if settings.rules_dir.is_dir() else "",
+    }
 
 
 def status(settings: Settings, *, as_json: bool = False) -> int:
+    """Exit 1 when a feed is failing, broken or gone, or a delivery failed."""
     feeds = load_feeds(settings.feeds_file).feeds
-    store = Store(settings.db_url)
+    store = existing_store(settings)
+    now = time.time()
     try:
-        states = store.feeds.states()
-        outbox = store.outbox.counts()
-        failed = store.outbox.failed(limit=STATUS_DELIVERIES)
-        retrying = store.outbox.retrying(limit=STATUS_DELIVERIES)
-        subscribers = store.subscriptions.by_topic()
-        chats = store.subscriptions.chat_count()
-        counts = {
-            "items": store.items.count(),
-            "stories": store.stories.count(),
-            "alerts": store.alerts.count(),
-        }
+        snapshot = take(store, feeds, now)
         latest = store.alerts.latest()
     finally:
         store.close()
-    now = time.time()
+    source = sources(settings, store.name)
+    failing = snapshot.failing_feeds
+    failed_rows = snapshot.failed_deliveries
+    verdict = FAILED if failing or failed_rows else OK
     rows: list[dict[str, Any]] = []
-    for spec in feeds:
-        state = states.get(spec.url)
-        health = decide.feed_health(state, now).value
+    for row in snapshot.feeds:
+        state = row.state
         validators = [
             n
             for n, v in (
@@ -203,10 +216,10 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         ]
         rows.append(
             {
-                "url": redact(spec.url),
-                "name": redact(spec.name or (state.title if state else None) or spec.url),
-                "health": health,
-                "interval": format_duration(spec.interval),
+                "url": redact(row.spec.url),
+                "name": redact(row.name),
+                "health": row.health.value,
+                "interval": format_duration(row.spec.interval),
                 "last_poll": state.last_poll if state else None,
                 "last_change": state.last_change if state else None,
                 "http_status": state.last_status if state else None,
@@ -217,13 +230,16 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
                 "moved_to": _shown(state.moved_to) if state else None,
             }
         )
+    outbox = snapshot.outbox
     if as_json:
         payload = {
+            "sources": source,
+            "ok": verdict == OK,
             "feeds": rows,
             "deliveries": {f"{kind}:{st}": n for (kind, st), n in sorted(outbox.items())},
             "failed": [
                 {"destination": d.destination, "error": _shown(d.error), "alert": d.alert_id}
-                for d in failed
+                for d in snapshot.failed
             ],
             "retrying": [
                 {
@@ -231,32 +247,39 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
                     "error": _shown(d.error),
                     "next_attempt": d.next_attempt,
                 }
-                for d in retrying
+                for d in snapshot.retrying
             ],
             "subscribers": {
-                "chats": chats,
-                "by_topic": {t: len(c) for t, c in subscribers.items()},
+                "chats": snapshot.chats,
+                "by_topic": {t: len(c) for t, c in snapshot.subscribers.items()},
             },
-            "archive": counts,
+            "archive": snapshot.counts,
             "rules": _rules_status(settings, latest),
         }
         _out_json(payload)
-        return OK
+        return verdict
+    rules = _rules_status(settings, latest)
+    _out(f"Database: {source['database']}")
+    _out(f"Feeds file: {source['feeds']}")
+    _out(
+        f"Rules: {rules['folder']} at {short(rules['version'])}; latest alert made by {short(rules['latest_alert'])}"
+    )
+    _out()
     _out(f"Feeds ({len(rows)})")
-    for row in rows:
-        http = f"HTTP {row['http_status']}" if row["http_status"] else "-"
-        _out(f"  [{row['health']}] {row['name']}")
+    for shown in rows:
+        http = f"HTTP {shown['http_status']}" if shown["http_status"] else "-"
+        _out(f"  [{shown['health']}] {shown['name']}")
         _out(
-            f"      last poll {_ago(now, row['last_poll'])} ({http}), last change {_ago(now, row['last_change'])}, "
-            f"next due {_ago(now, row['next_due']) if row['next_due'] else '-'}, every {row['interval']}"
+            f"      last poll {ago(now, shown['last_poll'])} ({http}), last change {ago(now, shown['last_change'])}, "
+            f"next due {ago(now, shown['next_due']) if shown['next_due'] else '-'}, every {shown['interval']}"
         )
         _out(
-            f"      validators: {', '.join(row['validators']) or 'none'}; consecutive failures: {row['failures']}"
+            f"      validators: {', '.join(shown['validators']) or 'none'}; consecutive failures: {shown['failures']}"
         )
-        if row["last_error"]:
-            _out(f"      last error: {row['last_error']}")
-        if row["moved_to"]:
-            _out(f"      moved permanently to {row['moved_to']} — update feeds.yaml")
+        if shown["last_error"]:
+            _out(f"      last error: {shown['last_error']}")
+        if shown["moved_to"]:
+            _out(f"      moved permanently to {shown['moved_to']} — update feeds.yaml")
     _out()
     _out("Deliveries")
     if not outbox:
@@ -264,29 +287,40 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     kinds = sorted({k for k, _ in outbox})
     for kind in kinds:
         parts = [f"{outbox[(kind, st)]} {st}" for st in DeliveryStatus if (kind, st) in outbox]
-        _out(f"  {kind}: {', '.join(parts)}")
-    for delivery in retrying:
+        oldest = snapshot.pending.get(kind)
+        waiting = f" (oldest pending {ago(now, oldest[1])})" if oldest else ""
+        _out(f"  {kind}: {', '.join(parts)}{waiting}")
+    for delivery in snapshot.retrying:
         _out(
             f"  retrying {delivery.destination} (alert {delivery.alert_id}) at {when(delivery.next_attempt)}: {_shown(delivery.error)}"
         )
-    for delivery in failed:
+    for delivery in snapshot.failed:
         _out(
             f"  FAILED {delivery.destination} (alert {delivery.alert_id}): {_shown(delivery.error)}"
         )
     _out()
     by_topic = (
-        ", ".join(f"{topic}: {len(ids)}" for topic, ids in sorted(subscribers.items()))
+        ", ".join(f"{topic}: {len(ids)}" for topic, ids in sorted(snapshot.subscribers.items()))
         or "no subscriptions"
     )
-    _out(f"Subscribers: {plural(chats, 'chat')} ({by_topic})")
+    _out(f"Subscribers: {plural(snapshot.chats, 'chat')} ({by_topic})")
+    counts = snapshot.counts
     _out(
         f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts"
     )
-    rules = _rules_status(settings, latest)
-    _out(
-        f"Rules: {rules['folder']} at {short(rules['version'])}; latest alert made by {short(rules['latest_alert'])}"
-    )
-    return OK
+    _out()
+    if verdict == OK:
+        _out("status: ok")
+    else:
+        problems = []
+        if failing:
+            problems.append(f"{plural(len(failing), 'feed')} failing")
+        if failed_rows:
+            problems.append(
+                f"{failed_rows} {'delivery' if failed_rows == 1 else 'deliveries'} failed"
+            )
+        _out(f"status: FAILING ({', '.join(problems)})")
+    return verdict
 
 
 def _rules_status(settings: Settings, latest: AlertRecord | None) -> dict[str, str | None]:
@@ -299,6 +333,7 @@ def _rules_status(settings: Settings, latest: AlertRecord | None) -> dict[str, s
 
 
 def db_upgrade(settings: Settings) -> int:
+    check_writable(settings)
     store = Store(settings.db_url)
     try:
         drift = store.schema_drift()
@@ -311,7 +346,7 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def stories(settings: Settings, *, limit: int) -> int:
-    store = Store(settings.db_url)
+    store = existing_store(settings)
     try:
         recent = store.stories.recent(limit)
         if not recent:
@@ -330,7 +365,7 @@ def stories(settings: Settings, *, limit: int) -> int:
 
 
 def story_show(settings: Settings, story_id: int) -> int:
-    store = Store(settings.db_url)
+    store = existing_store(settings)
     try:
         story = store.stories.get(story_id)
         if story is None:

@@ -31,6 +31,37 @@ DEFAULT_RELOAD_INTERVAL = 5.0  # seconds between two looks at the rules files in
 SLACK_NOT_RELEVANT = frozenset({"-1", "thumbsdown", "x"})  # reactions that judge an alert
 SLACK_RELEVANT = frozenset({"+1", "thumbsup", "white_check_mark"})
 DAY = 86400.0
+DEFAULT_HTTP_HOST = "127.0.0.1"
+LOG_FORMATS = ("text", "json")
+
+# Every variable Radar reads, with what it means (`radar --help` lists them; the README's
+# configuration table and radar.env.example say more).
+VARIABLES = {
+    "RADAR_DB": "database URL (sqlite:///PATH or postgresql://...)",
+    "RADAR_RULES": "folder of rule files",
+    "RADAR_FEEDS": "feeds file (default $RADAR_RULES/feeds.yaml)",
+    "SLACK_BOT_TOKEN": "enables Slack delivery",
+    "SLACK_API_URL": "Slack Web API base",
+    "SLACK_DEFAULT_CHANNEL": "channel for rules that name none",
+    "TELEGRAM_BOT_TOKEN": "enables Telegram delivery and commands",
+    "TELEGRAM_API_URL": "Telegram Bot API base; the token follows it",
+    "TELEGRAM_ALLOWED_CHATS": "comma-separated chat ids allowed to subscribe",
+    "TELEGRAM_MAX_CHATS": "chats that may subscribe when TELEGRAM_ALLOWED_CHATS is unset",
+    "TELEGRAM_COMMANDS_TIMEOUT": "seconds `radar run --once` spends on Telegram commands",
+    "RADAR_STORY_WINDOW": "how far apart in time two items of one story may be",
+    "RADAR_MAX_BYTES": "largest feed response accepted, in bytes",
+    "RADAR_FETCH_TIMEOUT": "total seconds allowed for one fetch",
+    "RADAR_ALLOW_PRIVATE_REDIRECTS": "1 lets public feeds redirect to private addresses",
+    "RADAR_CONCURRENCY": "requests at once, overall",
+    "RADAR_PER_HOST": "requests at once, per host",
+    "RADAR_HTTP_PORT": "serves /healthz, /metrics and a status page (unset: off; 0: any free port)",
+    "RADAR_HTTP_HOST": "address the HTTP endpoint listens on",
+    "RADAR_LOG_FORMAT": "text, or json for one JSON object per line",
+    "RADAR_ARCHIVE_DAYS": "days polled items are kept for backtests",
+    "RADAR_RELOAD_INTERVAL": "seconds between looks at the rules files (0: only on SIGHUP)",
+    "RADAR_SLACK_NOT_RELEVANT": "Slack reactions that mark an alert not relevant",
+    "RADAR_SLACK_RELEVANT": "Slack reactions that mark an alert relevant",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +83,9 @@ class Settings:
     reload_interval: float = DEFAULT_RELOAD_INTERVAL  # 0: only on SIGHUP
     slack_not_relevant: frozenset[str] = SLACK_NOT_RELEVANT
     slack_relevant: frozenset[str] = SLACK_RELEVANT
+    http_port: int | None = None  # None: no HTTP endpoint; 0: any free port
+    http_host: str = DEFAULT_HTTP_HOST
+    log_format: str = "text"
 
     @property
     def console(self) -> bool:
@@ -110,6 +144,25 @@ def _names(env: Mapping[str, str], name: str, default: frozenset[str]) -> frozen
     return frozenset(part.strip().strip(":") for part in raw.split(",") if part.strip(" :"))
 
 
+def _port(raw: str | None) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        port = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"RADAR_HTTP_PORT: expected a port number, got {raw!r}") from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"RADAR_HTTP_PORT: a port is 0 to 65535, got {raw!r}")
+    return port
+
+
+def _log_format(raw: str | None) -> str:
+    value = (raw or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"RADAR_LOG_FORMAT: expected text or json, got {raw!r}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     rules_dir = Path(env.get("RADAR_RULES") or "rules")
@@ -148,4 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reload_interval=_number(env, "RADAR_RELOAD_INTERVAL", DEFAULT_RELOAD_INTERVAL, 0.0),
         slack_not_relevant=_names(env, "RADAR_SLACK_NOT_RELEVANT", SLACK_NOT_RELEVANT),
         slack_relevant=_names(env, "RADAR_SLACK_RELEVANT", SLACK_RELEVANT),
+        http_port=_port(env.get("RADAR_HTTP_PORT")),
+        http_host=(env.get("RADAR_HTTP_HOST") or "").strip() or DEFAULT_HTTP_HOST,
+        log_format=_log_format(env.get("RADAR_LOG_FORMAT")),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from bot.errors import ConfigError, InvalidValue, Problem
@@ -170,3 +171,73 @@ def load_feeds(path: Path) -> LoadedFeeds:
     if problems:
         raise ConfigError([*problems, *kept])
     return LoadedFeeds(specs, kept)
+
+
+def _yaml_scalar(value: Any) -> str:
+    """One value as YAML on one line (quoted when it must be)."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1 << 20)
+    return text.removesuffix("\n...\n").rstrip("\n")
+
+
+def _last_line(node: yaml.Node) -> int:
+    """The last line (0-based) any value under `node` is written on."""
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        end = node.end_mark
+        return end.line - 1 if end.column == 0 and end.line > node.start_mark.line else end.line
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    return max((_last_line(child) for child in children), default=node.start_mark.line)
+
+
+def add_feeds_text(text: str, path: Path, entries: list[dict[str, Any]]) -> str:
+    """The feeds file's text with `entries` appended to its `feeds` list, written in the style
+    of the entries already there; every other line, comments included, is kept as it was."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(path, None, f"invalid YAML: {exc}")]) from exc
+    feeds_node: yaml.Node | None = None
+    key_line = 0
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "feeds":
+                feeds_node, key_line = value, key.start_mark.line
+    elif root is not None:
+        raise ConfigError([Problem(path, 1, "expected a mapping with a 'feeds' list")])
+    lines = text.splitlines(keepends=True)
+    dash, indent = "  - ", "    "
+    if feeds_node is None:
+        at = len(lines)
+        header = [f"feeds:{newline}"]
+    elif isinstance(feeds_node, yaml.SequenceNode) and not feeds_node.flow_style:
+        header = []
+        at = _last_line(feeds_node) + 1 if feeds_node.value else key_line + 1
+        if feeds_node.value:
+            first = feeds_node.value[0].start_mark
+            prefix = lines[first.line][: first.column]
+            if prefix.strip() == "-":
+                dash, indent = prefix, " " * first.column
+    elif isinstance(feeds_node, yaml.ScalarNode) and feeds_node.tag.endswith(":null"):
+        header, at = [], key_line + 1
+    else:
+        raise ConfigError(
+            [
+                Problem(
+                    path,
+                    key_line + 1,
+                    "'feeds' is not written as a block list (one '- url: …' a line); "
+                    "rewrite it so to import into it",
+                )
+            ]
+        )
+    added: list[str] = []
+    for entry in entries:
+        for n, (key, value) in enumerate(entry.items()):
+            added.append(f"{dash if n == 0 else indent}{key}: {_yaml_scalar(value)}{newline}")
+    if at > 0 and at <= len(lines) and not lines[at - 1].endswith(("\n", "\r")):
+        lines[at - 1] += newline
+    return "".join([*lines[:at], *header, *added, *lines[at:]])

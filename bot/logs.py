@@ -8,11 +8,13 @@ logger, handler and level, including handlers that tests or other libraries add.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import traceback
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from bot.untrusted import for_terminal
@@ -76,22 +78,63 @@ def protect(secrets: Iterable[str | None]) -> None:
     logging.setLogRecordFactory(_factory)
 
 
-class TerminalFormatter(logging.Formatter):
-    """Log lines with control, bidi and invisible characters shown as escapes: a message may
-    quote what a feed or a chat sent."""
+def timestamp(record: logging.LogRecord) -> str:
+    """When a record was made, in ISO 8601 with the local time zone's offset."""
+    return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
+class TextFormatter(logging.Formatter):
+    """`2025-01-31T14:05:09.123+01:00 WARNING bot.service: message`, with control, bidi and
+    invisible characters shown as escapes: a message may quote what a feed or a chat sent."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return timestamp(record)
 
     def format(self, record: logging.LogRecord) -> str:
         return for_terminal(super().format(record))
 
 
-def setup(verbosity: int = 0, *, quiet: bool = False) -> None:
-    """Human-readable logs on standard error, redacted and escaped."""
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the exception if any, and the
+    record's `extra` fields (a feed's name and URL, for instance), all redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        clean = {k: redact(v) if isinstance(v, str) else v for k, v in entry.items()}
+        return json.dumps(clean, ensure_ascii=False)
+
+
+def setup(verbosity: int = 0, *, quiet: bool = False, fmt: str = "text") -> None:
+    """Logs on standard error, redacted: readable lines, or JSON lines with `fmt="json"`."""
     logging.setLogRecordFactory(_factory)
     level = logging.WARNING if quiet else logging.INFO if verbosity == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-    )
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

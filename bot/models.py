@@ -24,6 +24,11 @@ class FeedSpec:
     def is_local(self) -> bool:
         return not self.url.startswith(("http://", "https://"))
 
+    @property
+    def label(self) -> str:
+        """How logs and status name the feed: its name, else its URL or path."""
+        return self.name or self.url
+
 
 @dataclass(frozen=True, slots=True)
 class Item:

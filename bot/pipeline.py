@@ -50,6 +50,7 @@ class PollReport:
     url: str
     status: str = "ok"
     error: str | None = None
+    name: str | None = None  # the feed's name in the feeds file
     items: int = 0
     new: int = 0
     recorded: int = 0
@@ -59,6 +60,11 @@ class PollReport:
     state: FeedState | None = None
     wire_bytes: int = 0
     seconds: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """How logs name the feed: its name, else its URL or path."""
+        return self.name or self.url
 
 
 def matches_json(matches: ItemMatches) -> dict[str, list[dict[str, str]]]:
@@ -176,7 +182,9 @@ class Pipeline:
         active = self.active
         now = self.clock()
         plan = decide.after_fetch(spec, state, result, now, self.rng)
-        report = PollReport(spec.url, wire_bytes=result.wire_bytes, seconds=result.elapsed)
+        report = PollReport(
+            spec.url, name=spec.name, wire_bytes=result.wire_bytes, seconds=result.elapsed
+        )
         if not plan.parse:
             report.status = plan.note or ("error" if plan.state.last_error else "ok")
             report.error = plan.state.last_error
@@ -195,7 +203,7 @@ class Pipeline:
             if isinstance(exc, FeedParseError):
                 reason = str(exc)
             else:
-                log.exception("parsing %s failed", spec.url)
+                log.exception("parsing %s failed", spec.label)
                 reason = f"cannot parse the feed: {exc!r}"
             failed = decide.failed_parse(spec, plan, reason, now, self.rng)
             report.status, report.error, report.state = "error", reason, failed

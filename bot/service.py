@@ -3,8 +3,9 @@
 APScheduler runs one job per feed at the feed's interval (with jitter, coalescing missed runs,
 never two runs of one feed at once); after each poll the job is moved to the time the poll
 decided (backoff, Retry-After, server freshness). Beside it run the outbox worker and the
-Telegram command listener. SIGINT/SIGTERM stop it gracefully: polls in flight get a moment
-to finish, anything unfinished is left in the database for the next start.
+Telegram command listener, and (with `RADAR_HTTP_PORT`) the HTTP endpoint of `bot.web`.
+SIGINT/SIGTERM stop it gracefully: polls in flight get a moment to finish, anything unfinished
+is left in the database for the next start.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -27,13 +29,27 @@ from bot.config import Settings
 from bot.errors import StorageError
 from bot.fetch import Fetcher
 from bot.models import FeedSpec
+from bot.pipeline import PollReport
 from bot.reload import Reloader
 from bot.storage import Store
+
+if TYPE_CHECKING:
+    from bot.web import WebServer
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 10.0
 PRUNE_INTERVAL = 3600.0  # seconds between two prunings of the archive
+TICK = 1.0  # the event loop marks itself alive this often
+STALLED = 30.0  # a loop that has not ticked for this long is reported as not alive
+
+
+class PollObserver(Protocol):
+    def poll(self, report: PollReport) -> None:
+        """One poll finished (metrics)."""
+
+    def poll_failed(self) -> None:
+        """One poll raised instead of reporting."""
 
 
 def _at(timestamp: float) -> datetime:
@@ -47,14 +63,37 @@ class Service:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        observer: PollObserver | None = None,
     ) -> None:
         self.radar = radar
         self.clock = clock
         self.rng = rng or random.Random()
+        self.observer = observer
         self.owner = radar.outbox.owner
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._inflight: set[asyncio.Task[None]] = set()
         self._fetcher: Fetcher | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._tick: float | None = None
+
+    def liveness(self) -> str | None:
+        """Why the service is not alive (for `/healthz`, from any thread), or None."""
+        if self._tick is None:
+            return "the scheduler has not started"
+        if not self.scheduler.running:
+            return "the scheduler has stopped"
+        if (stalled := time.monotonic() - self._tick) > STALLED:
+            return f"the event loop has not run for {stalled:.0f}s"
+        for task in self._workers:
+            if task.done():
+                return f"the {task.get_name()} worker has stopped"
+        return None
+
+    async def _ticking(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._tick = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=TICK)
 
     def _schedule(self, feeds: list[FeedSpec] | None = None) -> None:
         """Schedule these feeds (all of them by default) from their stored state."""
@@ -63,7 +102,7 @@ class Service:
         for spec in self.radar.config.feeds if feeds is None else feeds:
             due = decide.first_due(spec, states.get(spec.url), now, self.rng)
             if due is None:
-                log.warning("feed %s is gone (410); not polling it", spec.url)
+                log.warning("feed %s is gone (410); not polling it", spec.label)
                 continue
             self._add_job(spec, due)
 
@@ -124,33 +163,42 @@ class Service:
                 return
             assert self._fetcher is not None
             report = await self.radar.pipeline.poll(spec, self._fetcher, state)
+            if self.observer is not None:
+                self.observer.poll(report)
+            feed = {"feed": spec.label, "feed_url": spec.url}
             log.debug(
                 "feed %s: %s, %d bytes in %.2fs",
-                spec.url,
+                spec.label,
                 report.status,
                 report.wire_bytes,
                 report.seconds,
+                extra=feed,
             )
             if report.error:
-                log.warning("feed %s: %s", spec.url, report.error)
+                log.warning("feed %s: %s", spec.label, report.error, extra=feed)
             elif report.new or report.alerts:
                 log.info(
                     "feed %s: %d new, %d alerts, %d follow-ups",
-                    spec.url,
+                    spec.label,
                     report.new,
                     len(report.alerts),
                     len(report.followups),
+                    extra=feed,
                 )
             if report.state is not None:
                 if report.state.gone:
-                    log.warning("feed %s answered 410 Gone; polling stopped", spec.url)
+                    log.warning("feed %s answered 410 Gone; polling stopped", spec.label)
                     self.scheduler.remove_job(spec.url)
                 elif report.state.next_due is not None:
                     self._reschedule(spec, report.state.next_due)
         except StorageError as exc:  # the disk is full, the database is down: one line
-            log.error("polling %s: %s", spec.url, exc)
+            if self.observer is not None:
+                self.observer.poll_failed()
+            log.error("polling %s: %s", spec.label, exc)
         except Exception:
-            log.exception("polling %s failed", spec.url)
+            if self.observer is not None:
+                self.observer.poll_failed()
+            log.exception("polling %s failed", spec.label)
         finally:
             if leased:
                 await asyncio.to_thread(store.feeds.release, spec.url, self.owner)
@@ -189,6 +237,7 @@ class Service:
             len(self.radar.config.ruleset.rules),
             ", ".join(self.radar.outbox.senders) or "nowhere",
         )
+        self._tick = time.monotonic()
         workers = [
             asyncio.create_task(self.radar.outbox.run(stop), name="outbox"),
             asyncio.create_task(self._prune(stop), name="archive-retention"),
@@ -202,6 +251,8 @@ class Service:
             workers.append(
                 asyncio.create_task(self.radar.commands.run(stop), name="telegram-commands")
             )
+        self._workers = list(workers)
+        workers.append(asyncio.create_task(self._ticking(stop), name="tick"))
         try:
             await stop.wait()
         finally:
@@ -222,14 +273,55 @@ class Service:
             log.info("stopped")
 
 
-async def serve(settings: Settings, *, json_lines: bool = False) -> int:
-    config = load_watchlist(settings)
+def _endpoint(settings: Settings, service: Service) -> WebServer:
+    """The HTTP endpoint for a service, listening (a port in use is a configuration error)."""
+    from bot.metrics import Metrics
+    from bot.web import Site, WebServer
+
+    radar = service.radar
+    version = radar.config.version  # of the rules loaded at start
+    metrics = Metrics(
+        radar.store,
+        radar.config.feeds,
+        rules=len(radar.config.ruleset.rules),
+        rules_version=version,
+        kinds=list(radar.outbox.senders),
+    )
+    service.observer = metrics
+    radar.outbox.observer = metrics
+    site = Site(
+        store=radar.store,
+        feeds=radar.config.feeds,
+        metrics=metrics,
+        liveness=service.liveness,
+        database=radar.store.name,
+        feeds_file=str(settings.feeds_file),
+        rules_dir=str(settings.rules_dir),
+        rules_version=version,
+    )
+    assert settings.http_port is not None
+    return WebServer(site, settings.http_host, settings.http_port)
+
+
+async def serve(
+    settings: Settings, config: Watchlist | None = None, *, json_lines: bool = False
+) -> int:
+    """`radar run`: until SIGINT or SIGTERM."""
+    config = config or load_watchlist(settings)
     for warning in config.warnings:
         log.warning("%s", warning)
     store = Store(settings.db_url)
     radar = Radar(settings, config, store, build_senders(settings, json_lines=json_lines))
+    service = Service(radar)
     try:
-        await Service(radar).run()
+        web = _endpoint(settings, service) if settings.http_port is not None else None
+        if web is not None:
+            web.start()
+        try:
+            await service.run()
+        finally:
+            if web is not None:
+                await asyncio.to_thread(web.stop)
     finally:
         await radar.aclose()
         store.close()

@@ -84,6 +84,11 @@ class Sender(Protocol):
         """Send one message; never raise for the service's own errors."""
 
 
+class DeliveryObserver(Protocol):
+    def delivery(self, destination: str, result: SendResult, seconds: float) -> None:
+        """One send ended with `result` after `seconds` (metrics)."""
+
+
 def retry_delay(attempts: int, rng: random.Random) -> float:
     """Exponential backoff with jitter: 5 s, 10 s, 20 s … up to 15 minutes."""
     return float(min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY) * rng.uniform(0.8, 1.2))
@@ -145,6 +150,7 @@ class OutboxWorker:
         self.stats = DeliveryStats()
         self.instances = 1
         self._views: dict[int, AlertView] = {}
+        self.observer: DeliveryObserver | None = None
 
     def recover(self) -> int:
         """Release rows left in flight by processes of this host that died, and join the
@@ -280,12 +286,17 @@ class OutboxWorker:
                 return False
             view = await asyncio.to_thread(self.view, delivery)
             parent_ref = await asyncio.to_thread(self._parent_ref, delivery)
+            started = time.monotonic()
             try:
                 result = await sender.send(delivery.destination, view, parent_ref)
             except Exception as exc:  # a sender bug must not lose the row
                 log.exception("sending to %s failed", delivery.destination)
                 result = Retry(f"unexpected error: {exc!r}")
-            return await asyncio.to_thread(self._record, delivery, result)
+            seconds = time.monotonic() - started
+            go_on = await asyncio.to_thread(self._record, delivery, result)
+            if self.observer is not None:  # once recorded, so metrics and the database agree
+                self.observer.delivery(destination, result, seconds)
+            return go_on
 
     def _record(self, delivery: Delivery, result: SendResult) -> bool:
         now = self.clock()

@@ -84,6 +84,14 @@ def sqlite_path(url: sa.URL) -> Path | None:
     return Path(url.database)
 
 
+def database_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for PostgreSQL, memory databases and bad URLs."""
+    try:
+        return sqlite_path(_parse(url))
+    except ConfigError:
+        return None
+
+
 def _create_private(path: Path) -> None:
     """Missing directories 0700 and a missing database file 0600 (SQLite gives its WAL and
     shared-memory files the database file's mode)."""

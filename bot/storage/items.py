@@ -164,3 +164,10 @@ class Items(Repository):
         if row is None or row[0] is None:
             return None
         return float(row[0]), float(row[1])
+
+    def latest_per_feed(self) -> dict[str, StoredItem]:
+        """Each feed's most recently stored item."""
+        last = sa.select(sa.func.max(items.c.id)).group_by(items.c.feed_url).scalar_subquery()
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(items).where(items.c.id.in_(last)))
+            return {row.feed_url: records.stored_item(row) for row in rows}

@@ -300,3 +300,18 @@ class Outbox(Repository):
                 .limit(limit)
             )
             return [records.delivery(r) for r in rows]
+
+    def pending_by_kind(self) -> dict[str, tuple[int, float]]:
+        """Pending rows by destination kind: how many, and when the oldest was created."""
+        found: dict[str, tuple[int, float]] = {}
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.destination, sa.func.count(), sa.func.min(outbox.c.created))
+                .where(outbox.c.status == PENDING.value)
+                .group_by(outbox.c.destination)
+            )
+            for destination, count, oldest in rows:
+                kind = destination.split(":", 1)[0]
+                have, first = found.get(kind, (0, oldest))
+                found[kind] = (have + count, min(first, oldest))
+        return found
