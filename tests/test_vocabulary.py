@@ -159,3 +159,17 @@ def test_rules_check_names_common_words_a_short_wildcard_also_matches(tmp_path):
     text = str(problems[0])
     assert text.startswith(f"{folder / 'rule.yaml'}:") and "warning: 'ban*' also matches" in text
     assert "bank" in text and "band" in text and "banned" not in text
+
+
+def test_a_name_inside_a_longer_name_names_only_the_longer_ones_actor():
+    ruleset = load_rules(Path(__file__).resolve().parents[1] / "rules").ruleset
+
+    def actors(title: str) -> frozenset[str]:
+        return ruleset.match(Item(feed_url="f", guid=title, title=title, summary="")).actors
+
+    assert actors("美国商务部更新实体清单") == {"us-commerce", "united-states"}, (
+        "not China's 商务部"
+    )
+    assert actors("印度尼西亚限制镍出口") == {"indonesia"}, "印度 (India) is inside 印度尼西亚"
+    assert actors("白俄罗斯") == {"belarus"}
+    assert actors("China's commerce ministry adds firms to its list") == {"mofcom", "china"}

@@ -357,19 +357,35 @@ class RuleSet:
         return verdicts
 
     def _actors_in(self, found: Found, fields: tuple[str, ...]) -> frozenset[str]:
-        """Actors named in these fields, with the wider actors they are part of."""
-        named = {
-            term.actor
+        """Actors named in these fields, with the wider actors they are part of (an agency's
+        country too). A name inside
+        a longer one names only the longer one's actor ("Korea" in "North Korea")."""
+        spans = [
+            (o.field, o.start, o.end, term.actor)
             for term_id in found
             if (term := self.terms[term_id]).actor is not None
-            and any(o.field in fields for o in found[term_id])
+            for o in found[term_id]
+            if o.field in fields
+        ]
+        named = {
+            actor
+            for field, start, end, actor in spans
+            if not any(
+                f == field and s <= start and end <= e and (e - s) > (end - start) and a != actor
+                for f, s, e, a in spans
+            )
         }
         for start in list(named):
-            wider = self.actors[start].part_of
+            wider = self._wider(start)
             while wider is not None and wider not in named:
                 named.add(wider)
-                wider = self.actors[wider].part_of
+                wider = self._wider(wider)
         return frozenset(named)
+
+    def _wider(self, actor_id: str) -> str | None:
+        """What naming this actor names too: what it is part of, or an agency's country."""
+        actor = self.actors[actor_id]
+        return actor.part_of or actor.country
 
     def _hits(self, occurrences: Iterable[Occurrence]) -> tuple[Hit, ...]:
         seen: dict[tuple[str, str, str], Hit] = {}
