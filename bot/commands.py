@@ -15,6 +15,7 @@ from bot.feeds import format_duration, load_feeds
 from bot.format import plural, when
 from bot.logs import redact
 from bot.merge import Evidence
+from bot.merge.params import PARAMS, unknown_facets
 from bot.models import Item
 from bot.rules import load_rules
 from bot.rules.version import rules_version, short
@@ -103,6 +104,10 @@ def rules_check(settings: Settings) -> int:
             )
             for rule in rules.ruleset.rules
             if (why := unreachable(rule, settings)) is not None
+        )
+        problems.extend(
+            Problem(settings.rules_dir / "concepts.yaml", None, message, "warning")
+            for message in unknown_facets(PARAMS, rules.ruleset.lexicon.facet_catalogue())
         )
     except ConfigError as exc:
         problems.extend(exc.problems)

@@ -145,3 +145,17 @@ def test_rules_schema_is_the_committed_schema(tmp_path):
             assert path.read_text(encoding="utf-8").startswith(
                 "# yaml-language-server: $schema=schema.json"
             )
+
+
+def test_rules_check_warns_when_merging_relies_on_a_facet_no_concept_has(tmp_path):
+    rules = copy_shipped_rules(tmp_path / "rules")
+    concepts = rules / "concepts.yaml"
+    concepts.write_text(
+        concepts.read_text(encoding="utf-8").replace("stance:", "position:"), encoding="utf-8"
+    )
+    result = cli(["rules", "check"], _env(tmp_path, rules))
+    assert result.returncode == 0, result.stdout
+    assert (
+        "concepts.yaml: warning: merge parameters name facet 'stance', which no concept has"
+        in result.stdout
+    )

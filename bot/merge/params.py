@@ -97,3 +97,18 @@ class MergeParams:
 
 
 PARAMS = MergeParams()
+
+
+def unknown_facets(params: MergeParams, facets: Mapping[str, set[str]]) -> list[str]:
+    """The facets `params` relies on that `concepts.yaml` does not define (`facets` maps each
+    facet to its values): a renamed facet would silently stop merging's vetoes and defaults."""
+    named = {
+        *params.veto_facets,
+        *params.restriction_facets,
+        *params.subject_facets,
+        *(facet for facet, _ in params.facet_defaults),
+    }
+    return [
+        f"merge parameters name facet {name!r}, which no concept has"
+        for name in sorted(named - facets.keys())
+    ]

@@ -130,6 +130,14 @@ class Lexicon:
     def names_restriction(self, concepts: frozenset[str]) -> bool:
         return bool(concepts & self.restrictions)
 
+    def facet_catalogue(self) -> dict[str, set[str]]:
+        """Every facet the concepts have, with the values they name."""
+        catalogue: dict[str, set[str]] = {}
+        for pairs in self.facets.values():
+            for facet, value in pairs:
+                catalogue.setdefault(facet, set()).add(value)
+        return catalogue
+
     def facet_values(
         self, concepts: frozenset[str], *, leave_out: tuple[str, ...] = ()
     ) -> dict[str, frozenset[str]]:
