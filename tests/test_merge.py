@@ -127,7 +127,7 @@ def test_a_ban_and_its_lifting_are_different_stories():
     )
     decision = _decide(lift, ban)
     assert decision.story_id is None
-    assert decision.score < merge.THRESHOLD
+    assert decision.score < merge.PARAMS.threshold
 
 
 def test_different_numbers_in_titles_keep_stories_apart():

@@ -15,11 +15,8 @@ from bot.merge.features import Candidate, Features, Member, dates_in, features, 
 from bot.merge.gist import Overlap, gist_overlap
 from bot.merge.params import PARAMS, MergeParams
 
-THRESHOLD = PARAMS.threshold
-
 __all__ = [
     "PARAMS",
-    "THRESHOLD",
     "Candidate",
     "Conflict",
     "Evidence",

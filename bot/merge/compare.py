@@ -155,18 +155,21 @@ def _distinctive(words: Sequence[str], lexicon: Lexicon) -> list[str]:
     return [w for w in words if not (w.startswith("@") and (w[1:] in broad or w[1:] in countries))]
 
 
-def text_similarity(a: Features, b: Features, lexicon: Lexicon = EMPTY) -> float:
+def text_similarity(
+    a: Features, b: Features, lexicon: Lexicon = EMPTY, params: MergeParams = PARAMS
+) -> float:
     """0-100: how alike two items' titles and summaries read, on the words that tell stories
     of one topic apart (same script only)."""
     title_a, title_b = _distinctive(a.title_words, lexicon), _distinctive(b.title_words, lexicon)
     if not title_a or not title_b:
         return 0.0
     title = max(
-        fuzz.token_sort_ratio(title_a, title_b), 0.9 * fuzz.token_set_ratio(title_a, title_b)
+        fuzz.token_sort_ratio(title_a, title_b),
+        params.set_ratio_factor * fuzz.token_set_ratio(title_a, title_b),
     )
     words_a, words_b = _distinctive(a.words, lexicon), _distinctive(b.words, lexicon)
     body = fuzz.token_set_ratio(words_a, words_b) if words_a and words_b else 0.0
-    return max(title, 0.85 * body)
+    return max(title, params.body_factor * body)
 
 
 def compare(
@@ -188,7 +191,7 @@ def compare(
         base = params.cross_language_base if specific_count(evidence, kinds, params) else None
         score = 0.0 if base is None else base + points - against
         return max(0.0, score), evidence.with_(layer=Layer.CROSS_LANGUAGE)
-    text = text_similarity(a, b, lexicon)
+    text = text_similarity(a, b, lexicon, params)
     score = text * params.text_factor + points - against
     return max(0.0, score), evidence.with_(layer=Layer.FUZZY, text=text)
 

@@ -50,7 +50,11 @@ def _corroborated(evidence: Evidence, kinds: Kinds, params: MergeParams) -> bool
         return False
     specific = specific_count(evidence, kinds, params)
     text = evidence.text or 0.0
-    return specific >= 2 or (specific >= 1 and text >= 25) or text >= 50
+    return (
+        specific >= 2
+        or (specific >= 1 and text >= params.close_wording_with_evidence)
+        or text >= params.close_wording_alone
+    )
 
 
 def _a_later_document(

@@ -48,11 +48,6 @@ class Evidence:
     close_in_time: float = 0.0
     compared_with_item: int | None = None
 
-    @property
-    def specific(self) -> tuple[str, ...]:
-        """Shared numbers, codes and dates (actors are weighed by kind elsewhere)."""
-        return (*self.numbers, *self.codes, *self.dates)
-
     def with_(self, **changes: Any) -> Evidence:
         return replace(self, **changes)
 

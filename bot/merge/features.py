@@ -46,7 +46,6 @@ class Features:
     language: str = ""  # "" when unknown
     outlet: str = ""
     concepts: frozenset[str] = frozenset()
-    title_countries: frozenset[str] = frozenset()
     title_concepts: frozenset[str] = frozenset()
     subjects: frozenset[str] = frozenset()  # countries whose action the headline reports
     title_actors: frozenset[str] = frozenset()
@@ -66,7 +65,6 @@ class Features:
             "rules": sorted(self.rules),
             "outlet": self.outlet,
             "concepts": sorted(self.concepts),
-            "title_countries": sorted(self.title_countries),
             "title_concepts": sorted(self.title_concepts),
             "subjects": sorted(self.subjects),
             "title_actors": sorted(self.title_actors),
@@ -88,7 +86,6 @@ class Features:
             rules=frozenset(data.get("rules", ())),
             outlet=data.get("outlet", ""),
             concepts=frozenset(data.get("concepts", ())),
-            title_countries=frozenset(data.get("title_countries", ())),
             title_concepts=frozenset(data.get("title_concepts", ())),
             subjects=frozenset(data.get("subjects", ())),
             title_actors=frozenset(data.get("title_actors", ())),
@@ -99,7 +96,7 @@ def _strip_title(title: str) -> str:
     """Drop a trailing site name (" | Tech News", " - Meridian Wire")."""
     for separator in _SUFFIX_SEPARATORS:
         head, sep, tail = title.rpartition(separator)
-        if sep and head and len(tail.split()) <= 4 and len(head) > len(tail):
+        if sep and head and len(tail.split()) <= PARAMS.site_name_words and len(head) > len(tail):
             title = head
     return title
 
@@ -254,7 +251,7 @@ def features(
     (by default: all of them, as for a headline-only item)."""
     wording = lexicon.wording
     title = _headline(item, wording)
-    summary = item.summary[:1000] if item.summary else ""
+    summary = item.summary[: PARAMS.summary_chars] if item.summary else ""
     body = tokenize(summary) if summary else Tokens((), (), ())
     title_spans = lexicon.spans(title)
     title_concepts = frozenset(s.concept for s in title_spans)
@@ -275,7 +272,6 @@ def features(
         rules=frozenset(rules),
         outlet=item.outlet,
         concepts=title_concepts | lexicon.concepts_of(body),
-        title_countries=lexicon.country_set(title_concepts),
         title_concepts=title_concepts,
         subjects=lexicon.subjects(
             title_spans, PARAMS.subject_words_cjk if has_cjk(item.title) else PARAMS.subject_words

@@ -38,6 +38,14 @@ class MergeParams:
     date_weight: float = 25.0
     evidence_cap: float = 60.0
     text_factor: float = 0.7  # share of the wording similarity (0-100) a fuzzy score takes
+    set_ratio_factor: float = 0.9  # headlines alike as sets of words (one inside the other)
+    body_factor: float = 0.85  # titles and summaries alike, headlines not
+    # Closeness in time counts once this much is shared: two specific pieces, one and wording
+    # this alike, or wording this alike alone.
+    close_wording_with_evidence: float = 25.0
+    close_wording_alone: float = 50.0
+    summary_chars: int = 1000  # of a summary, read for evidence
+    site_name_words: int = 4  # a trailing " | Site Name" of at most this many words is cut
     close_in_time: tuple[tuple[float, float], ...] = ((6 * HOUR, 20.0), (DAY, 10.0))
     cross_language_base: float = 20.0  # evidence-only comparison across scripts and languages
 

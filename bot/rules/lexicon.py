@@ -112,10 +112,6 @@ class Lexicon:
             covered = min(end for end, _, _ in winners)
         return found
 
-    def country_set(self, concepts: frozenset[str]) -> frozenset[str]:
-        """The countries a set of concepts names (as actor ids)."""
-        return frozenset(self.countries[c] for c in concepts if c in self.countries)
-
     def subjects(self, spans: Sequence[Span], words: float) -> frozenset[str]:
         """Countries named in a headline's first `words` words, other than as a destination:
         whose action the headline reports ("South Korea asks…", "美国将…")."""
