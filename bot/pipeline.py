@@ -412,18 +412,22 @@ class Pipeline:
             merge.Candidate(
                 story_id,
                 tuple(
-                    merge.Member(m.id, merge.Features.from_json(m.features), m.effective)
+                    merge.Member(m.id, loaded, m.effective)
                     for m in members
-                    if m.features and m.id != item_id
+                    if m.id != item_id and (loaded := _stored_features(m.id, m.features))
                 ),
                 frozenset(records[story_id].rules) if story_id in records else frozenset(),
             )
             for story_id, members in stored.items()
         ]
         active = active or self.active
-        decision = merge.decide_story(
-            features, candidates, active.kinds, when=effective, lexicon=active.ruleset.lexicon
-        )
+        try:
+            decision = merge.decide_story(
+                features, candidates, active.kinds, when=effective, lexicon=active.ruleset.lexicon
+            )
+        except Exception:  # a bug must not lose the alert: a duplicate is the lesser harm
+            log.exception("merging item %d failed; it opens a story of its own", item_id)
+            decision = merge.MergeDecision(None)
         return decision, keys
 
     def _alert(
@@ -504,3 +508,15 @@ class Pipeline:
                     rules_version=active.version,
                 )
             )
+
+
+def _stored_features(item_id: int, data: Mapping[str, Any] | None) -> merge.Features | None:
+    """A stored item's merge features; None when it has none or they cannot be read (written
+    by another version): that item is left out of comparisons, its story still found."""
+    if not data:
+        return None
+    try:
+        return merge.Features.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("item %d: stored merge features unreadable (%r); not compared", item_id, exc)
+        return None

@@ -405,3 +405,13 @@ def test_a_rare_name_is_evidence_across_languages():
         "KI-Gipfel in Kigali: Afrikanische Staaten beraten über Rechenzentren", rules=(summit,)
     )
     assert _decide_rule(other, english, rule=summit, gap=4800).story_id is None
+
+
+def test_stored_features_another_version_wrote_are_left_out_not_fatal(caplog):
+    from bot.pipeline import _stored_features
+
+    stored = _f("Japan adds 23 chipmaking tools to its export control list", actors={"japan"})
+    assert _stored_features(7, stored.to_json()) == stored
+    assert _stored_features(7, None) is None
+    assert _stored_features(7, {"title_key": "an older layout"}) is None
+    assert "item 7: stored merge features unreadable" in caplog.text
