@@ -415,3 +415,16 @@ def test_stored_features_another_version_wrote_are_left_out_not_fatal(caplog):
     assert _stored_features(7, None) is None
     assert _stored_features(7, {"title_key": "an older layout"}) is None
     assert "item 7: stored merge features unreadable" in caplog.text
+
+
+def test_one_government_acting_on_other_countries_is_another_story():
+    china = _f("Japan curbs chip tool exports to China", actors={"japan", "china"})
+    russia = _f("Japan curbs chip tool exports to Russia", actors={"japan", "russia"})
+    decision = _decide(russia, china)
+    assert decision.story_id is None
+    _, conflicts, veto = merge.contradictions(russia, china, KINDS, LEXICON)
+    assert veto and conflicts[merge.Conflict.TARGETS] == (("russia",), ("china",))
+    joined = _f(
+        "Tokyo joins US-led chip curbs on China", actors={"japan", "united-states", "china"}
+    )
+    assert _decide(joined, china, gap=3 * 3600).story_id == 1, "the same country acted on"

@@ -137,6 +137,12 @@ def contradictions(
         found[Conflict.SUBJECTS] = (tuple(sorted(a.subjects)), tuple(sorted(b.subjects)))
         points += params.facet_conflict
         veto = True
+    if a.subjects & b.subjects:  # one government acting: on the same countries?
+        targets_a, targets_b = _targets(a, lexicon), _targets(b, lexicon)
+        if targets_a and targets_b and not targets_a & targets_b:
+            found[Conflict.TARGETS] = (tuple(sorted(targets_a)), tuple(sorted(targets_b)))
+            points += params.target_conflict
+            veto = True
     if (rivals := _rivals(a.title_actors, b.title_actors, kinds, params)) is not None:
         # the headlines are about different companies, summits, materials: a veto
         points += params.facet_conflict
@@ -146,6 +152,13 @@ def contradictions(
         points += params.actor_conflict
         found[Conflict.ACTORS] = rivals
     return points, found, veto
+
+
+def _targets(f: Features, lexicon: Lexicon) -> frozenset[str]:
+    """The countries a headline names that do not act in it: where a measure lands, whose
+    firms it lists, where someone must not travel."""
+    named = {lexicon.countries[c] for c in f.title_concepts if c in lexicon.countries}
+    return frozenset(named - f.subjects)
 
 
 def _distinctive(words: Sequence[str], lexicon: Lexicon) -> list[str]:

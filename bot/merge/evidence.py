@@ -23,12 +23,13 @@ class Layer(StrEnum):
 class Conflict(StrEnum):
     """What contradicts: a different number in the headlines, a different company, event or
     place, a different value of a facet (tools against materials), another government acting,
-    a restriction lifted against one imposed."""
+    one government acting on other countries, a restriction lifted against one imposed."""
 
     NUMBERS = "different_numbers"
     ACTORS = "different_actors"
     FACET = "different_facets"
     SUBJECTS = "different_governments"
+    TARGETS = "different_targets"
     DIRECTION = "opposite_actions"
 
 

@@ -64,6 +64,7 @@ class MergeParams:
         ("media",),
     )
     facet_conflict: float = 30.0  # tools against materials, approval against reporting...
+    target_conflict: float = 30.0  # Tokyo's curbs on China against Tokyo's curbs on Russia
     veto: float = 100.0  # imposed against lifted, another government acting
     veto_facets: tuple[str, ...] = ("direction", "stance")  # facets of concepts.yaml that veto
 
