@@ -107,8 +107,9 @@ def outlet_name(feed_name: str | None, feed_title: str | None, url: str) -> str:
 
 def with_source(outlet: str, source: str) -> str:
     """The outlet shown for an item: the feed's, followed by the source the item claims
-    (its `<source>` element) as "via", never replaced by it."""
-    if not source or source.casefold() == outlet.casefold():
+    (its `<source>` element) as "via", never replaced by it; not when the outlet's name says
+    it already ("Meridian Wire (sample)" via "Meridian Wire")."""
+    if not source or source.casefold() in outlet.casefold():
         return outlet
     return f"{outlet} (via {source})"
 

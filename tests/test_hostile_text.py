@@ -113,6 +113,12 @@ def test_the_configured_feed_name_wins_over_the_items_source():
         _feed("Export controls", "https://f.example/1", source="bis"), feed_url="https://f/rss"
     )
     assert same.items[0].outlet == "BIS"
+    named_after_it = parse_feed(
+        _feed("Export controls", "https://f.example/1", source="Reuters"),
+        feed_url="https://f/rss",
+        feed_name="Reuters (world news)",
+    )
+    assert named_after_it.items[0].outlet == "Reuters (world news)", "no '(via Reuters)'"
 
 
 def test_any_parser_s_items_are_cleaned():
