@@ -146,21 +146,29 @@ class Radar:
         fetcher: Fetcher,
         state: FeedState | None,
         slots: asyncio.Semaphore,
+        cycle: float,
     ) -> Prepared:
         """Fetch and prepare one feed, storing at once what cannot alert; `slots` bounds how
         many feeds are in hand at a time (and so the memory their bodies take). Whatever goes
         wrong with a feed is that feed's error (recorded and backed off); only the database
         failing stops the cycle."""
         async with slots:
-            return await self._prepare_one(order, spec, fetcher, state)
+            return await self._prepare_one(order, spec, fetcher, state, cycle)
 
     async def _prepare_one(
-        self, order: int, spec: FeedSpec, fetcher: Fetcher, state: FeedState | None
+        self,
+        order: int,
+        spec: FeedSpec,
+        fetcher: Fetcher,
+        state: FeedState | None,
+        cycle: float,
     ) -> Prepared:
         stored = state or FeedState(url=spec.url)
         try:
             stored, result = await self.pipeline.fetch(spec, fetcher, state)
-            prepared = await asyncio.to_thread(self.pipeline.prepare, spec, stored, result, order)
+            prepared = await asyncio.to_thread(
+                self.pipeline.prepare, spec, stored, result, order, cycle
+            )
             return await asyncio.to_thread(self.pipeline.store_quiet, prepared)
         except StorageError:
             raise
@@ -184,7 +192,7 @@ class Radar:
         for order, spec in enumerate(self.config.feeds):
             state = states.get(spec.url)
             if decide.poll_now(state, now, every_feed=True):
-                task = self._prepared(order, spec, fetcher, state, slots)
+                task = self._prepared(order, spec, fetcher, state, slots, now)
                 tasks.append(asyncio.create_task(task))
         reports: list[PollReport] = []
         if not tasks:

@@ -221,13 +221,16 @@ def classify_items(
     baseline: bool,
     max_age: float,
     now: float,
+    first_seen: float | None = None,
 ) -> list[ItemDecision]:
-    """Which items are seen, new-but-silent, or new-and-may-alert."""
+    """Which items are seen, new-but-silent, or new-and-may-alert. `first_seen` (default
+    `now`) is when undated items count as published: a cycle's start, for all its polls."""
     decisions: list[ItemDecision] = []
     guids = set(known_guids)
     links = set(known_links)
+    seen_at = now if first_seen is None else first_seen
     for item in items:
-        effective = effective_time(item.published, now)
+        effective = effective_time(item.published, seen_at)
         if item.guid in guids or (item.canonical_link and item.canonical_link in links):
             decisions.append(ItemDecision(item, Verdict.SEEN, effective))
             continue

@@ -176,9 +176,16 @@ class Pipeline:
         return self.commit([self.prepare(spec, state, result)])[0]
 
     def prepare(
-        self, spec: FeedSpec, state: FeedState, result: FetchResult, order: int = 0
+        self,
+        spec: FeedSpec,
+        state: FeedState,
+        result: FetchResult,
+        order: int = 0,
+        cycle: float | None = None,
     ) -> Prepared:
-        """Parse, find the new items and match them: reads, but writes nothing."""
+        """Parse, find the new items and match them: reads, but writes nothing. `cycle` is
+        when a cycle of polls began: its undated items count as published then, whichever
+        feed answered first, so they are merged in the same order every run."""
         active = self.active
         now = self.clock()
         plan = decide.after_fetch(spec, state, result, now, self.rng)
@@ -219,7 +226,9 @@ class Pipeline:
         report.items = len(parsed.items)
         candidates = [
             self._polled(decision, position, active)
-            for position, decision in enumerate(self._classify(spec, state, parsed, now))
+            for position, decision in enumerate(
+                self._classify(spec, state, parsed, now, now if cycle is None else cycle)
+            )
             if decision.verdict is not Verdict.SEEN
         ]
         return Prepared(spec, report, final, candidates, order, now, rules=active)
@@ -237,7 +246,7 @@ class Pipeline:
         return Prepared(spec, report, state, candidates, order, now, rules=active)
 
     def _classify(
-        self, spec: FeedSpec, state: FeedState, parsed: ParsedFeed, now: float
+        self, spec: FeedSpec, state: FeedState, parsed: ParsedFeed, now: float, cycle: float
     ) -> list[ItemDecision]:
         items = parsed.items
         known_guids, known_links = self.store.items.known(
@@ -250,6 +259,7 @@ class Pipeline:
             baseline=spec.baseline and not state.baselined,
             max_age=spec.max_age,
             now=now,
+            first_seen=cycle,
         )
 
     def _polled(self, decision: ItemDecision, position: int, active: ActiveRules) -> PolledItem:

@@ -95,3 +95,43 @@ def test_the_readme_sample_gives_the_same_output_every_run(tmp_path):
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1] == outputs[2]
     assert "↳ also reported by" in outputs[0]
+
+
+def _undated(outlet: str, title: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{outlet}</title><item><title>{title}</title>"
+        f"<link>https://{outlet}.example/1</link></item></channel></rss>"
+    ).encode()
+
+
+def _undated_stories(prepare_order: list[int], tmp_path, name: str) -> list[tuple[str, str]]:
+    """Two feeds of undated items of one story, prepared one second apart in `prepare_order`
+    within one cycle, committed together."""
+    store = Store(f"sqlite:///{tmp_path / name}")
+    ruleset = load_rules(SHIPPED_RULES).ruleset
+    ticks = iter(range(10))
+    pipeline = Pipeline(
+        store, ruleset, Settings(), clock=lambda: 2e9 + next(ticks), rng=random.Random(1)
+    )
+    feeds = [
+        ("wire", "US adds 36 Chinese firms to Entity List, including YMTC"),
+        ("daily", "US adds 36 Chinese firms to Entity List, including YMTC - Daily"),
+    ]
+    polls = {}
+    for n in prepare_order:
+        outlet, title = feeds[n]
+        spec = FeedSpec(url=f"https://{outlet}.example/feed", name=outlet, baseline=False)
+        result = FetchResult(spec.url, 200, _undated(outlet, title), {}, spec.url)
+        polls[n] = pipeline.prepare(spec, FeedState(spec.url), result, n, cycle=2e9)
+    pipeline.commit([polls[n] for n in prepare_order])
+    items = {s.id: s.item for s in store.items.iterate()}
+    alerts = [(a.kind.value, items[a.item_id].outlet) for a in store.alerts.iterate()]
+    store.close()
+    return alerts
+
+
+def test_undated_items_of_one_cycle_merge_in_feed_order_whichever_feed_answered_first(tmp_path):
+    first = _undated_stories([0, 1], tmp_path, "a.db")
+    second = _undated_stories([1, 0], tmp_path, "b.db")
+    assert first == second == [(AlertKind.ALERT.value, "wire"), (AlertKind.FOLLOWUP.value, "daily")]
