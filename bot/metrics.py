@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,6 +32,9 @@ from bot.models import FeedSpec
 from bot.pipeline import PollReport
 from bot.snapshot import Health, feed_rows
 from bot.storage import Store
+
+if TYPE_CHECKING:
+    from bot.app import Watchlist
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)
@@ -122,7 +126,14 @@ class Metrics:
             self.delivery_seconds.labels(kind)
             for outcome in SEND_OUTCOMES:
                 self.deliveries.labels(kind, outcome)
-        r.register(_Stored(store, list(feeds), rules, rules_version, list(kinds), clock))
+        self._stored = _Stored(store, list(feeds), rules, rules_version, list(kinds), clock)
+        r.register(self._stored)
+
+    def reloaded(self, config: Watchlist) -> None:
+        """Report the feeds and rules of a reload from the next scrape on."""
+        self._stored.feeds = list(config.feeds)
+        self._stored.rules = len(config.ruleset.rules)
+        self._stored.rules_version = config.version
 
     def poll(self, report: PollReport) -> None:
         """Count one poll (what `Pipeline.poll` reported)."""

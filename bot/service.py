@@ -69,6 +69,7 @@ class Service:
         self.clock = clock
         self.rng = rng or random.Random()
         self.observer = observer
+        self.on_reload: list[Callable[[Watchlist], None]] = []  # the endpoint's views
         self.owner = radar.outbox.owner
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -128,6 +129,8 @@ class Service:
         before = {s.url: s for s in self.radar.config.feeds}
         after = {s.url: s for s in config.feeds}
         self.radar.apply(config)
+        for listener in self.on_reload:
+            listener(config)
         for url in before.keys() - after.keys():
             if self.scheduler.get_job(url) is not None:
                 self.scheduler.remove_job(url)
@@ -289,6 +292,7 @@ def _endpoint(settings: Settings, service: Service) -> WebServer:
     )
     service.observer = metrics
     radar.outbox.observer = metrics
+    service.on_reload.append(metrics.reloaded)
     site = Site(
         store=radar.store,
         feeds=radar.config.feeds,
@@ -299,6 +303,7 @@ def _endpoint(settings: Settings, service: Service) -> WebServer:
         rules_dir=str(settings.rules_dir),
         rules_version=version,
     )
+    service.on_reload.append(site.reloaded)
     assert settings.http_port is not None
     return WebServer(site, settings.http_host, settings.http_port)
 

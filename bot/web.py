@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot import __version__
@@ -28,6 +29,9 @@ from bot.format import plural, when
 from bot.logs import redact
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.models import FeedSpec
+
+if TYPE_CHECKING:
+    from bot.app import Watchlist
 from bot.snapshot import FAILING_HEALTH, Snapshot, ago, span, take
 from bot.storage import Store
 from bot.types import DeliveryStatus
@@ -76,6 +80,11 @@ class Site:
     )
     _pending: concurrent.futures.Future[dict[str, tuple[float | None, int]]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reloaded(self, config: Watchlist) -> None:
+        """Show the feeds and rules version of a reload from the next request on."""
+        self.feeds = config.feeds
+        self.rules_version = config.version
 
     def _poll_times(self) -> dict[str, tuple[float | None, int]]:
         return {url: (s.last_poll, s.failures) for url, s in self.store.feeds.states().items()}
