@@ -50,24 +50,15 @@ class ArchivedItem:
         return cls(stored.item, stored.effective, stored.first_seen, stored.verdict, judged)
 
     def to_json(self) -> dict[str, Any]:
-        item = self.item
-        return {
-            "feed_url": item.feed_url,
-            "guid": item.guid,
-            "link": item.link,
-            "canonical_link": item.canonical_link,
-            "title": item.title,
-            "summary": item.summary,
-            "content": item.content,
-            "author": item.author,
-            "categories": list(item.categories),
-            "outlet": item.outlet,
-            "language": item.language,
-            "published": item.published,
-            "effective": self.effective,
-            "first_seen": self.first_seen,
-            "verdict": self.verdict.value,
-        } | ({"judged": self.judged} if self.judged else {})
+        return (
+            self.item.fields()
+            | {
+                "effective": self.effective,
+                "first_seen": self.first_seen,
+                "verdict": self.verdict.value,
+            }
+            | ({"judged": self.judged} if self.judged else {})
+        )
 
     @classmethod
     def from_json(cls, data: Any) -> ArchivedItem:

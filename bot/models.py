@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.untrusted import safe_language, safe_text
 from bot.urls import IPAddress, is_public_address, safe_link
@@ -63,6 +65,11 @@ class Item:
         object.__setattr__(self, "categories", tuple(c for c in categories if c))
         object.__setattr__(self, "link", safe_link(self.link))
         object.__setattr__(self, "language", safe_language(self.language))
+
+    def fields(self) -> dict[str, Any]:
+        """The item's fields as plain values (categories as a list), as stored and archived."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return values | {"categories": list(self.categories)}
 
     def field_text(self, name: str) -> str:
         """Text of a matchable field by its rule-file name."""

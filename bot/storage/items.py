@@ -22,19 +22,7 @@ def _row(
     verdict: ItemVerdict,
     features: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    return {
-        "feed_url": item.feed_url,
-        "guid": item.guid,
-        "link": item.link,
-        "canonical_link": item.canonical_link,
-        "title": item.title,
-        "summary": item.summary,
-        "content": item.content,
-        "author": item.author,
-        "categories": list(item.categories),
-        "outlet": item.outlet,
-        "language": item.language,
-        "published": item.published,
+    return item.fields() | {
         "effective": effective,
         "first_seen": first_seen,
         "verdict": verdict.value,
