@@ -236,6 +236,16 @@ def test_a_destination_is_not_who_acts():
     assert _decide_rule(told, trips, rule="travel-guidance").story_id == 1
 
 
+def test_a_country_a_firm_is_based_in_is_not_who_acts():
+    based = _f("UAE-based firms among 11 added to US Entity List over chip diversion")
+    assert based.subjects == frozenset(), "UAE-based names where the firms are"
+    told = _f("US Blacklists 11 Firms in UAE, Singapore Over AI Chip Diversion to China")
+    assert told.subjects == {"united-states"}
+    assert _f("UAE adds 11 firms to its export control list").subjects == {"united-arab-emirates"}
+    _, conflicts, veto = merge.contradictions(based, told, KINDS, LEXICON)
+    assert merge.Conflict.SUBJECTS not in conflicts and not veto
+
+
 def test_another_government_answering_is_a_story_of_its_own():
     measure = _f(
         "US will revoke visas of Chinese students in critical fields",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from types import MappingProxyType
 
 from bot.rules.engine import Term, TermIndex
@@ -65,6 +66,7 @@ class Lexicon:
     )
     wording: Wording = field(default_factory=Wording)
     restrictions: frozenset[str] = frozenset()  # concepts that name a restriction
+    locating: frozenset[str] = frozenset()  # after a country, it is a place ("UAE-based")
     concepts: frozenset[str] = field(init=False)
     _index: TermIndex = field(init=False)
     _by_id: dict[int, Term] = field(init=False)
@@ -113,14 +115,19 @@ class Lexicon:
         return found
 
     def subjects(self, spans: Sequence[Span], words: float) -> frozenset[str]:
-        """Countries named in a headline's first `words` words, other than as a destination:
-        whose action the headline reports ("South Korea asks…", "美国将…")."""
+        """Countries named in a headline's first `words` words, other than as a destination
+        or a place (a `locating` concept right after: "UAE-based firms"): whose action the
+        headline reports ("South Korea asks…", "美国将…")."""
+        placed = {
+            a.end for a, b in pairwise(spans) if b.start == a.end and b.concept in self.locating
+        }
         return frozenset(
             self.countries[s.concept]
             for s in spans
             if s.position < words
             and s.concept in self.countries
             and s.concept not in self.not_acting
+            and s.end not in placed
         )
 
     def names_restriction(self, concepts: frozenset[str]) -> bool:

@@ -210,6 +210,11 @@ class ConceptDef(BaseModel):
         description="Names a restriction: only a headline naming one can impose or lift (the "
         "direction facet)",
     )
+    locates: bool = Field(
+        False,
+        description="Right after a country, says it is where someone is, not who acts "
+        "(UAE-based firms)",
+    )
 
 
 class ConceptsFile(BaseModel):

@@ -87,6 +87,7 @@ class Concepts:
     countries: Mapping[str, str] = field(default_factory=dict)  # a concept naming a country
     not_acting: frozenset[str] = frozenset()
     restrictions: frozenset[str] = frozenset()
+    locating: frozenset[str] = frozenset()
 
 
 def read_concepts(path: Path, actors: Mapping[str, Actor]) -> Concepts:
@@ -95,7 +96,7 @@ def read_concepts(path: Path, actors: Mapping[str, Actor]) -> Concepts:
     known = frozenset(
         {
             *("concepts", "forms", "broad", "actors", "kinds", "facets", "country"),
-            *("not_acting", "restriction"),
+            *("not_acting", "restriction", "locates"),
         }
     )
     parsed, doc = _read(path, ConceptsFile, {"concepts": {}}, known)
@@ -134,6 +135,7 @@ def read_concepts(path: Path, actors: Mapping[str, Actor]) -> Concepts:
         MappingProxyType(countries),
         frozenset(c for c, d in concepts.items() if d.not_acting),
         frozenset(c for c, d in concepts.items() if d.restriction),
+        frozenset(c for c, d in concepts.items() if d.locates),
     )
 
 
@@ -199,4 +201,5 @@ def build_lexicon(
         concepts.facets,
         wording,
         concepts.restrictions,
+        concepts.locating,
     )
