@@ -311,7 +311,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     _out(f"Subscribers: {plural(snapshot.chats, 'chat')} ({by_topic})")
     counts = snapshot.counts
     _out(
-        f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts"
+        f"Archive: {counts['items']} items, {counts['stories']} stories, {counts['alerts']} alerts, "
+        f"{counts['follow-ups']} follow-ups"
     )
     _out()
     if verdict == OK:

@@ -10,7 +10,7 @@ from enum import StrEnum
 from bot import decide
 from bot.models import FeedSpec, FeedState
 from bot.storage import Delivery, Store, StoredItem, StoryRecord
-from bot.types import DeliveryStatus
+from bot.types import AlertKind, DeliveryStatus
 
 LISTED_DELIVERIES = 20  # retrying and failed deliveries listed
 
@@ -116,7 +116,8 @@ def take(
         counts={
             "items": store.items.count(),
             "stories": store.stories.count(),
-            "alerts": store.alerts.count(),
+            "alerts": store.alerts.count(AlertKind.ALERT),
+            "follow-ups": store.alerts.count(AlertKind.FOLLOWUP),
         },
     )
     for story in store.stories.recent(stories) if stories else []:

@@ -280,7 +280,8 @@ def render_page(site: Site, snapshot: Snapshot) -> str:
         f"<p>{_e(plural(len(snapshot.feeds), 'feed'))}, "
         + (f'<span class="bad">{failing} failing</span>' if failing else "none failing")
         + f"; {_e(_stories_count(snapshot.counts.get('stories', 0)))}, "
-        f"{_e(plural(snapshot.counts.get('alerts', 0), 'alert'))}.</p>",
+        f"{_e(plural(snapshot.counts.get('alerts', 0), 'alert'))}, "
+        f"{_e(plural(snapshot.counts.get('follow-ups', 0), 'follow-up'))}.</p>",
         _feeds_table(snapshot),
         _stories_table(snapshot),
         _deliveries(snapshot),

@@ -114,7 +114,7 @@ def test_healthz_metrics_and_status_page_while_radar_runs(tmp_path, feed_server)
         assert "&lt;script&gt;alert(&quot;feed&quot;)&lt;/script&gt; Wire" in page
         assert "4321 firms: 5 &lt; 6 &amp; &quot;x&quot; &gt; &#x27;y&#x27;" in page
         assert "<script" not in page and "javascript:" not in page
-        assert "Recent stories (3)" in page
+        assert "Recent stories (3)" in page and "3 alerts, 0 follow-ups" in page
 
         assert get(radar.base, "/nowhere")[0] == 404
     assert radar.process.returncode == 0, radar.log()

@@ -106,9 +106,13 @@ class Alerts(Repository):
             )
             return {destination: int(first) for destination, first in rows}
 
-    def count(self) -> int:
+    def count(self, kind: AlertKind | None = None) -> int:
+        """Alerts made, or those of one kind (alerts that open a story, follow-ups)."""
+        query = sa.select(sa.func.count()).select_from(alerts)
+        if kind is not None:
+            query = query.where(alerts.c.kind == kind.value)
         with self._db.read() as conn:
-            return int(conn.scalar(sa.select(sa.func.count()).select_from(alerts)) or 0)
+            return int(conn.scalar(query) or 0)
 
 
 def _free(now: float) -> sa.ColumnElement[bool]:
