@@ -18,7 +18,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bot.replay import Labelled, read_labelled, replay, select_part
+from bot.replay import Labelled, headlines_only, read_labelled, replay, select_part
 from bot.rules import load_rules
 
 
@@ -54,9 +54,16 @@ def main() -> None:
         default="all",
         help="only the events set aside while tuning, or only the rest",
     )
+    parser.add_argument(
+        "--headlines-only",
+        action="store_true",
+        help="drop every summary, as headline-only feeds give items",
+    )
     args = parser.parse_args()
     ruleset = load_rules(args.rules).ruleset
     rows = select_part(read_labelled(args.data), args.part)
+    if args.headlines_only:
+        rows = headlines_only(rows)
     if args.crowd is not None:
         rows = crowded(rows, args.crowd * 3600)
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.replay import evaluate_rules, read_labelled, select_part
+from bot.replay import evaluate_rules, headlines_only, read_labelled, select_part
 from bot.rules import load_rules
 
 
@@ -26,9 +26,16 @@ def main() -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="list every miss and false alarm"
     )
+    parser.add_argument(
+        "--headlines-only",
+        action="store_true",
+        help="drop every summary, as headline-only feeds give items",
+    )
     args = parser.parse_args()
     ruleset = load_rules(args.rules).ruleset
     rows = select_part(read_labelled(args.data), args.part)
+    if args.headlines_only:
+        rows = headlines_only(rows)
     figures = evaluate_rules(rows, ruleset)
     negatives = len({r.event for r in rows if r.topic == "negative"})
     print(f"{args.data} ({args.part}): {len(rows)} items, {negatives} negative events")

@@ -12,7 +12,7 @@ import json
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -150,6 +150,11 @@ class ReplayResult:
                 e for e, t in self.events.items() if t == "negative" and self.alerts[e]
             ],
         }
+
+
+def headlines_only(rows: Iterable[Labelled]) -> list[Labelled]:
+    """The same items as a headline-only feed would give them: no summaries."""
+    return [replace(row, summary="") for row in rows]
 
 
 def read_labelled(path: Path) -> list[Labelled]:
