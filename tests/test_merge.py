@@ -236,6 +236,24 @@ def test_a_destination_is_not_who_acts():
     assert _decide_rule(told, trips, rule="travel-guidance").story_id == 1
 
 
+def test_a_headline_naming_no_government_acting_shares_the_one_it_names():
+    told = _f(
+        "Russian officials and state-firm managers told to hand in passports",
+        actors={"russia"},
+        rules=TRAVEL,
+    )
+    acts = _f(
+        "Russia tightens foreign travel for officials, state-company staff",
+        actors={"russia"},
+        rules=TRAVEL,
+    )
+    assert told.subjects == frozenset() and acts.subjects == {"russia"}
+    assert merge.same_actor(told, acts, LEXICON) and merge.same_actor(acts, told, LEXICON)
+    assert _decide_rule(told, acts, rule="travel-guidance").story_id == 1
+    other = _f("China tightens foreign travel for officials", actors={"china"}, rules=TRAVEL)
+    assert not merge.same_actor(told, other, LEXICON), "it names Russia, not China"
+
+
 def test_a_country_a_firm_is_based_in_is_not_who_acts():
     based = _f("UAE-based firms among 11 added to US Entity List over chip diversion")
     assert based.subjects == frozenset(), "UAE-based names where the firms are"

@@ -8,7 +8,7 @@ evidence, so every merge can be explained later. Modules: `features` (what is co
 `evidence` (the typed record of a decision), `params` (every tunable number), `language`.
 """
 
-from bot.merge.compare import compare, contradictions, text_similarity
+from bot.merge.compare import compare, contradictions, same_actor, text_similarity
 from bot.merge.decide import decide_story
 from bot.merge.evidence import Conflict, Evidence, Layer, MergeDecision
 from bot.merge.features import Candidate, Features, Member, dates_in, features, index_keys
@@ -33,5 +33,6 @@ __all__ = [
     "features",
     "gist_overlap",
     "index_keys",
+    "same_actor",
     "text_similarity",
 ]

@@ -154,11 +154,27 @@ def contradictions(
     return points, found, veto
 
 
+def _named(f: Features, lexicon: Lexicon) -> frozenset[str]:
+    """Every country a headline names, acting or not."""
+    return frozenset(lexicon.countries[c] for c in f.title_concepts if c in lexicon.countries)
+
+
 def _targets(f: Features, lexicon: Lexicon) -> frozenset[str]:
     """The countries a headline names that do not act in it: where a measure lands, whose
     firms it lists, where someone must not travel."""
-    named = {lexicon.countries[c] for c in f.title_concepts if c in lexicon.countries}
-    return frozenset(named - f.subjects)
+    return _named(f, lexicon) - f.subjects
+
+
+def same_actor(a: Features, b: Features, lexicon: Lexicon) -> bool:
+    """Both headlines tell of one government acting: the same country leads both, or one
+    names no government acting and names the one the other leads with ("Russian officials
+    told to hand in passports" beside "Russia tightens foreign travel for officials")."""
+    if a.subjects or b.subjects:
+        if a.subjects & b.subjects:
+            return True
+        lone, other = (a, b) if not a.subjects else (b, a)
+        return not lone.subjects and other.subjects <= _named(lone, lexicon)
+    return False
 
 
 def _distinctive(words: Sequence[str], lexicon: Lexicon) -> list[str]:

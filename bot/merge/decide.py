@@ -22,6 +22,7 @@ from bot.merge.compare import (
     compare,
     contradictions,
     profile,
+    same_actor,
     shared_evidence,
     specific_count,
 )
@@ -145,7 +146,7 @@ def _story_layers(
         # some weight.
         shared = (
             overlap.specific > 0
-            or bool(item.subjects & gathered.subjects)
+            or same_actor(item, gathered, lexicon)
             or _shares_facet(item, gathered, lexicon)
         )
         if nearest <= params.quiet_span and not conflicts and readable and shared:
