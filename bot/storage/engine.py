@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.errors import ConfigError, StorageError
@@ -270,6 +270,8 @@ class Bound:
 
 def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # only PostgreSQL's users pay its import
+
         return postgresql.insert(table)
     return sqlite.insert(table)
 
