@@ -140,6 +140,7 @@ class Pipeline:
         self.clock = clock
         self.rng = rng or random.Random()
         self.active = ActiveRules.of(ruleset, rules_version)
+        self.parse: Callable[..., ParsedFeed] = parse_feed  # or a pool's (bot.parsepool)
 
     @property
     def ruleset(self) -> RuleSet:
@@ -198,7 +199,7 @@ class Pipeline:
             report.state = plan.state
             return Prepared(spec, report, plan.state, order=order, now=now, rules=active)
         try:
-            parsed = parse_feed(
+            parsed = self.parse(
                 result.body or b"",
                 feed_url=spec.url,
                 base_url=result.final_url if result.final_url and not spec.is_local else None,
