@@ -286,6 +286,22 @@ def upsert(conn: Connection, table: sa.Table, values: dict[str, Any], keys: Sequ
         conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
 
 
+def upsert_many(
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """`upsert` for many rows of the same columns, in one executemany."""
+    if not rows:
+        return
+    statement = _dialect_insert(conn, table)
+    changes = {k: statement.excluded[k] for k in rows[0] if k not in keys}
+    conn.execute(
+        statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
+        if changes
+        else statement.on_conflict_do_nothing(index_elements=list(keys)),
+        list(rows),
+    )
+
+
 def insert_missing(
     conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
