@@ -6,7 +6,9 @@ process; 0 parses everything in-process). The pool is started only once a proces
 handed enough bytes of bodies to pay for a worker's start-up (`START_BYTES`), so a cycle of
 304s or a few small feeds never starts it; after that, a body goes to a worker when one is
 free (at most `QUEUED` bodies waiting per worker) and is parsed in-process otherwise, so both
-cores stay busy. Where a body is parsed changes nothing of the result: the same function
+cores stay busy. Workers left with nothing to do for `IDLE` seconds are stopped (and the
+count of bytes begins again), so a long-running `radar run` does not keep them between bursts
+of polls. Where a body is parsed changes nothing of the result: the same function
 parses it, and the merge order is decided after parsing (`Pipeline.commit`).
 
 A pool that fails (a worker killed, a result that cannot come back) is shut down and not used
@@ -19,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 START_BYTES = 2_000_000  # bodies handed to parse before a worker is worth starting
 MIN_BYTES = 8_000  # smaller bodies cost less to parse than to send to a worker
 QUEUED = 2  # bodies in hand per worker (one parsing, one waiting)
+IDLE = 30.0  # seconds without bodies after which workers stop and the count begins again
 ENV = "RADAR_PARSE_WORKERS"
 
 
@@ -63,11 +67,17 @@ class ParsePool:
     threads at once."""
 
     def __init__(
-        self, workers: int, *, start_bytes: int = START_BYTES, min_bytes: int = MIN_BYTES
+        self,
+        workers: int,
+        *,
+        start_bytes: int = START_BYTES,
+        min_bytes: int = MIN_BYTES,
+        idle: float = IDLE,
     ) -> None:
         self.workers = workers
         self.start_bytes = start_bytes
         self.min_bytes = min_bytes
+        self.idle = idle
         self.seen_bytes = 0
         self.pooled = 0  # bodies a worker parsed
         self.local = 0  # bodies parsed in-process
@@ -75,6 +85,8 @@ class ParsePool:
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
         self._in_hand = 0
+        self._last_body = time.monotonic()
+        self._timer: threading.Timer | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ParsePool:
@@ -116,12 +128,17 @@ class ParsePool:
             finally:
                 with self._lock:
                     self._in_hand -= 1
+                self._arm()
         with self._lock:
             self.local += 1
         return parse_feed(body, **options)
 
     def _submit(self, body: bytes, options: dict[str, Any]) -> Future[ParsedFeed] | None:
         with self._lock:
+            now = time.monotonic()
+            if now - self._last_body > self.idle:
+                self.seen_bytes = 0
+            self._last_body = now
             self.seen_bytes += len(body)
             if self.workers <= 0 or self.failed is not None or len(body) < self.min_bytes:
                 return None
@@ -148,6 +165,31 @@ class ParsePool:
             self._give_up(f"{type(exc).__name__}: {exc}")
             return None
 
+    def _arm(self) -> None:
+        """(Re)start the countdown after which idle workers stop."""
+        timer = threading.Timer(self.idle, self._rest)
+        timer.daemon = True
+        with self._lock:
+            previous, self._timer = self._timer, timer
+        if previous is not None:
+            previous.cancel()
+        timer.start()
+
+    def _rest(self) -> None:
+        with self._lock:
+            executor = self._executor
+            if executor is None:
+                return
+            busy = self._in_hand > 0 or time.monotonic() - self._last_body < self.idle
+            if not busy:
+                self._executor = None
+                self.seen_bytes = 0
+        if busy:
+            self._arm()
+            return
+        log.debug("parse workers idle for %gs: stopped", self.idle)
+        executor.shutdown(wait=False)
+
     def _give_up(self, reason: str) -> None:
         with self._lock:
             if self.failed is not None:
@@ -162,6 +204,9 @@ class ParsePool:
         """Stop the workers (they finish nothing more); parsing goes on in-process."""
         with self._lock:
             executor, self._executor = self._executor, None
+            timer, self._timer = self._timer, None
             self.workers = 0
+        if timer is not None:
+            timer.cancel()
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)

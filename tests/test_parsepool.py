@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import time
 
 import pytest
 from feedserver import FeedServer, rss, static
@@ -137,3 +138,20 @@ def test_a_cycle_alerts_the_same_with_the_pool_as_without(tmp_path):
     (alone, local), (pooled, pool) = runs[0], runs[1]
     assert local.pooled == 0 and pool.pooled > 0 and pool.failed is None
     assert len(alone) > 12 and alone == pooled
+
+
+def test_idle_workers_stop_and_start_again_for_the_next_burst():
+    pool = ParsePool(1, start_bytes=0, min_bytes=0, idle=0.2)
+    body = _document(4)
+    expected = parse_feed(body, feed_url="https://four.example/rss")
+    try:
+        assert pool.parse(body, feed_url="https://four.example/rss") == expected
+        assert pool.started
+        deadline = time.monotonic() + 30
+        while pool.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pool.started and pool.failed is None
+        assert pool.parse(body, feed_url="https://four.example/rss") == expected
+        assert pool.started and pool.pooled == 2
+    finally:
+        pool.close()
