@@ -19,6 +19,7 @@ from bot.feeds import load_feeds
 from bot.fetch import Fetcher
 from bot.format import plural
 from bot.models import FeedSpec, FeedState, FetchResult
+from bot.parsepool import ParsePool
 from bot.pipeline import Pipeline, PollReport, Prepared
 from bot.rules import RuleSet, load_rules
 from bot.rules.version import rules_version
@@ -123,6 +124,8 @@ class Radar:
         self.pipeline = Pipeline(
             store, config.ruleset, settings, clock=clock, rng=rng, rules_version=config.version
         )
+        self.parsers = ParsePool.from_env()
+        self.pipeline.parse = self.parsers.parse
         self.outbox = OutboxWorker(store, config.ruleset, senders, clock=clock)
         self.commands = None
         self.slack_verdicts: SlackVerdicts | None = None
@@ -264,6 +267,7 @@ class Radar:
             log.error("pruning the archive: %s", exc)
 
     async def aclose(self) -> None:
+        await asyncio.to_thread(self.parsers.close)
         for sender in self.outbox.senders.values():
             close = getattr(sender, "aclose", None)
             if close is not None:

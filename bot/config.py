@@ -54,6 +54,7 @@ VARIABLES = {
     "RADAR_ALLOW_PRIVATE_REDIRECTS": "1 lets public feeds redirect to private addresses",
     "RADAR_CONCURRENCY": "requests at once, overall",
     "RADAR_PER_HOST": "requests at once, per host",
+    "RADAR_PARSE_WORKERS": "processes parsing feed bodies beside the main one (0: in-process)",
     "RADAR_HTTP_PORT": "serves /healthz, /metrics and a status page (unset: off; 0: any free port)",
     "RADAR_HTTP_HOST": "address the HTTP endpoint listens on",
     "RADAR_LOG_FORMAT": "text, or json for one JSON object per line",

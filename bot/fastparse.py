@@ -11,15 +11,12 @@ feed's address and becomes the link when there is none yet, and text goes throug
 "UTF-8 read as Latin-1" repair and its windows-1252 mapping). feedparser's own helpers for
 encodings, dates and URLs are used, so those can never disagree.
 
-The parser never loads a DTD, resolves no entities, reaches no network and refuses huge trees,
-so entity bombs and external entities (XXE) fail to parse and go to feedparser, which handles
-them safely.
+The element walk (lxml, feedparser's names for elements, attributes and text) is in
+`bot.fastparse_xml`; this module maps a walked document onto feedparser's keys.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import re
 from collections.abc import Mapping
@@ -27,28 +24,32 @@ from typing import Any
 
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
-from feedparser.html import _cp1252
-from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin, make_safe_absolute_uri
-from lxml import etree
+from feedparser.urls import make_safe_absolute_uri
+
+from bot.fastparse_xml import (
+    ATOM,
+    CONTENT,
+    HTML_TYPES,
+    RDF,
+    SUMMARY,
+    TITLE,
+    Decline,
+    XmlTree,
+    has_handler,
+    href_of,
+    map_type,
+    namespace_of,
+)
+
+__all__ = ["Decline", "parse", "parse_or_decline"]
 
 log = logging.getLogger(__name__)
 
-ATOM = "http://www.w3.org/2005/Atom"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RSS10 = "http://purl.org/rss/1.0/"
-_KNOWN = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
-_HTML_TYPES = {"application/xhtml+xml", "text/html"}
-_TEXT_TYPES = {"text/plain", "text/html"}
 _QUERY_FIX = re.compile("&([A-Za-z0-9_]+);")
 _HEAD_DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 _FIRST_ELEMENT = re.compile(rb"<\w")
-_C1 = re.compile("[\x80-\x9f]")  # what feedparser's windows-1252 table maps
 
-TITLE = {"title", "dc_title"}
 MEDIA_TITLE = "media_title"
-SUMMARY = {"description", "summary", "dc_description"}
-CONTENT = {"content", "content_encoded"}
 PUBLISHED = {"pubdate", "published", "issued", "dcterms_issued"}
 UPDATED = {"updated", "modified", "dc_date", "dcterms_modified"}
 CREATED = {"created", "dcterms_created"}
@@ -83,18 +84,6 @@ FEED_KEYS = {"title", "link", "links", "language", "image", "textinput", "tags"}
 IMAGE_CHILDREN = {"title", "url", "link", "width", "height", "description"}
 
 
-class Decline(Exception):
-    """The fast path does not handle this document; feedparser will."""
-
-
-def _has_handler(name: str) -> bool:
-    return hasattr(_FeedParserMixin, f"_start_{name}") or hasattr(_FeedParserMixin, f"_end_{name}")
-
-
-def _map_type(value: str) -> str:
-    return str(_FeedParserMixin.map_content_type(value))
-
-
 def parse(body: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
     """What feedparser.parse would return for the keys bot.parse reads, or None to decline."""
     try:
@@ -124,58 +113,19 @@ def parse_or_decline(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     return _Walker(data, base, result.get("bozo_exception")).run()
 
 
-class _Walker:
+class _Walker(XmlTree):
+    """feedparser's keys for a walked document: the feed, its entries and their values."""
+
     def __init__(self, data: bytes, base: str, problem: Exception | None) -> None:
-        self.data = data
-        self.base = base
+        super().__init__(data, base)
         self.problem = problem
-        self.prefix_map: dict[str | None, str] = {}
-        self.in_use: dict[str, str] = {}
         self.feed: dict[str, Any] = {}
         self.entries: list[dict[str, Any]] = []
         self.title_depth = -1
         self.title_stored = -1
-        self.names: dict[str, str] = {}
-
-    # -- the tree and feedparser's names for its elements --------------------------------
 
     def run(self) -> dict[str, Any]:
-        try:
-            context = etree.iterparse(
-                io.BytesIO(self.data),
-                events=("start-ns",),
-                resolve_entities=False,
-                no_network=True,
-                huge_tree=False,
-                remove_comments=True,
-                remove_pis=True,
-                load_dtd=False,
-            )
-            declared: dict[str, str] = {}
-            for _event, (prefix, uri) in context:
-                # A default namespace may change freely: feedparser never names an element
-                # by it. A prefix bound to two namespaces would make names depend on order.
-                if prefix and declared.setdefault(prefix, uri) != uri:
-                    raise Decline("a namespace prefix is declared twice")
-                self._track(prefix or None, uri)
-            root = context.root
-        except etree.XMLSyntaxError as exc:
-            raise Decline(f"not well-formed: {exc}") from exc
-        if root is None:
-            raise Decline("no root element")
-        name = self.name(root)
-        attrs = self.attrs(root)
-        if root_base := attrs.get("xml:base", attrs.get("base")):
-            if self.base:
-                self.base = make_safe_absolute_uri(self.base, root_base) or self.base
-            else:
-                self.base = _urljoin(self.base, root_base)
-        for element in root.iterdescendants():
-            # A base on a text element whose value is never resolved changes nothing.
-            if any(_local(k).lower() == "base" for k in element.attrib) and (
-                len(element) or self.name(element) not in TITLE | SUMMARY | CONTENT
-            ):
-                raise Decline("xml:base")
+        root, name, attrs = self.load()
         if name in ("rss", "feed"):
             lang = attrs.get("xml:lang", attrs.get("lang"))
             if lang:
@@ -186,10 +136,10 @@ class _Walker:
                 raise Decline("an RSS document that is not one channel")
             self.feed_children(channels[0], 3)
             version = "rss20"
-        elif name == "feed" and _namespace(root.tag) == ATOM:
+        elif name == "feed" and namespace_of(root.tag) == ATOM:
             self.feed_children(root, 2)
             version = "atom10"
-        elif name == "rdf_rdf" and _namespace(root.tag) == RDF:
+        elif name == "rdf_rdf" and namespace_of(root.tag) == RDF:
             self.rdf_children(root)
             version = "rss10"
         else:
@@ -200,101 +150,6 @@ class _Walker:
         if self.problem is not None:
             parsed["bozo_exception"] = self.problem
         return parsed
-
-    def _track(self, prefix: str | None, uri: str) -> None:
-        lower = uri.lower()
-        if "backend.userland.com/rss" in lower:
-            uri = lower = "http://backend.userland.com/rss"
-        if lower in _KNOWN:
-            self.prefix_map[prefix] = _KNOWN[lower]
-            self.in_use[_KNOWN[lower]] = uri
-        else:
-            if prefix and self.in_use.get(prefix, uri) != uri:
-                raise Decline("a prefix bound to two namespaces")
-            if prefix and any(p and p != prefix and v == uri for p, v in self.in_use.items()):
-                raise Decline("an unknown namespace bound to two prefixes")
-            self.in_use[prefix or ""] = uri
-
-    def name(self, element: Any) -> str:
-        """The handler name feedparser's strict parser gives an element (`dc_creator`)."""
-        tag = element.tag
-        if not isinstance(tag, str):
-            raise Decline("an unexpected node")
-        found = self.names.get(tag)
-        if found is None:
-            found = self.names[tag] = self._name(tag)
-        return found
-
-    def _name(self, tag: str) -> str:
-        namespace, local = (tag[1:].split("}", 1)) if tag[0] == "{" else ("", tag)
-        lower = namespace.lower()
-        if "backend.userland.com/rss" in lower:
-            namespace = lower = "http://backend.userland.com/rss"
-        local = local.lower()
-        known = _KNOWN.get(lower)
-        if known:
-            qualified = f"{known.lower()}:{local}"
-        elif known is None and namespace:
-            given = next((p for p, v in self.in_use.items() if p and v == namespace), None)
-            qualified = f"{given}:{local}" if given else local
-        else:
-            qualified = local
-        prefix, _, suffix = qualified.rpartition(":")
-        if qualified.count(":") > 1:
-            raise Decline("a colon in an element name")
-        prefix = self.prefix_map.get(prefix, prefix) if prefix else ""
-        return f"{prefix}_{suffix}" if prefix else suffix
-
-    @staticmethod
-    def attrs(element: Any) -> dict[str, str]:
-        """Attributes as feedparser's strict parser names them (lower case, known prefixes)."""
-        found: dict[str, str] = {}
-        locals_seen: set[str] = set()
-        for key, value in element.attrib.items():
-            namespace, local = (key[1:].split("}", 1)) if key[0] == "{" else ("", key)
-            prefix = _KNOWN.get(namespace.lower(), "") if namespace else ""
-            name = f"{prefix}:{local}" if prefix else local
-            found[name.lower()] = value
-            if local.lower() in locals_seen:
-                raise Decline("two attributes with one local name")
-            locals_seen.add(local.lower())
-        for key, value in element.attrib.items():
-            local = key[1:].split("}", 1)[1] if key[0] == "{" else key
-            found[local.lower()] = value
-        for key in ("rel", "type"):
-            if key in found:
-                found[key] = found[key].lower()
-        return found
-
-    # -- values ---------------------------------------------------------------------------
-
-    def text(self, element: Any, *, resolve: bool = False, raw: bool = False) -> str:
-        """An element's text as feedparser pops it: stripped, then (unless raw) resolved if a
-        URI, repaired if UTF-8 read as Latin-1, windows-1252 codes mapped."""
-        if len(element):
-            raise Decline(f"markup inside {self.name(element)}")
-        value = (element.text or "").strip()
-        if raw:
-            return value
-        if resolve and value:
-            value = str(_urljoin(self.base, value))
-        if value.isascii():
-            return value
-        with contextlib.suppress(UnicodeError):
-            value = value.encode("iso-8859-1").decode("utf-8")
-        return value.translate(_cp1252) if _C1.search(value) else value
-
-    def content_type(self, element: Any, default: str) -> str:
-        attrs = self.attrs(element)
-        if "mode" in attrs:
-            raise Decline("a mode attribute")
-        kind = _map_type(attrs.get("type", default))
-        if kind not in _TEXT_TYPES:
-            raise Decline(f"{kind} content")
-        return kind
-
-    def resolve(self, href: str) -> str:
-        return str(_urljoin(self.base or "", href))
 
     # -- the feed -------------------------------------------------------------------------
 
@@ -343,7 +198,7 @@ class _Walker:
                 self.feed.setdefault("link", value)
         elif name in FEED_INERT:
             self.inert(element, FEED_INERT, FEED_KEYS)
-        elif _has_handler(name):
+        elif has_handler(name):
             raise Decline(f"feed element {name}")
         elif name in FEED_KEYS:
             raise Decline(f"feed element {name} without a handler")
@@ -352,13 +207,13 @@ class _Walker:
 
     def feed_link(self, element: Any) -> None:
         attrs = self.attrs(element)
-        href = _href(attrs)
+        href = href_of(attrs)
         if href is not None:
             if len(element):
                 raise Decline("markup inside a link")
             rel = attrs.get("rel", "alternate")
             kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
-            if rel == "alternate" and _map_type(kind) in _HTML_TYPES:
+            if rel == "alternate" and map_type(kind) in HTML_TYPES:
                 self.feed["link"] = self.resolve(href)
             return
         value = self.text(element, resolve=True)
@@ -394,7 +249,7 @@ class _Walker:
                 )
                 self.entry_title(entry, child, depth + levels)
                 continue
-            if _has_handler(name) or name in keys:
+            if has_handler(name) or name in keys:
                 raise Decline(f"element {name} inside {self.name(element)}")
 
     # -- entries --------------------------------------------------------------------------
@@ -456,7 +311,7 @@ class _Walker:
                 self.title_depth = -1
             elif name in ENTRY_INERT:
                 self.inert(child, ENTRY_INERT, ENTRY_KEYS, entry, depth)
-            elif _has_handler(name):
+            elif has_handler(name):
                 raise Decline(f"entry element {name}")
             elif name in ENTRY_KEYS:
                 raise Decline(f"entry element {name} without a handler")
@@ -480,7 +335,7 @@ class _Walker:
     def entry_link(self, entry: dict[str, Any], element: Any) -> None:
         attrs = self.attrs(element)
         links = entry.setdefault("links", [])
-        href = _href(attrs)
+        href = href_of(attrs)
         if href is not None:
             if len(element):
                 raise Decline("markup inside a link")
@@ -488,7 +343,7 @@ class _Walker:
             kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
             href = self.resolve(href)
             links.append({"rel": rel, "type": kind, "href": href})
-            if rel == "alternate" and _map_type(kind) in _HTML_TYPES:
+            if rel == "alternate" and map_type(kind) in HTML_TYPES:
                 entry["link"] = href
             return
         link: dict[str, str] = {"rel": "alternate", "type": "text/html"}
@@ -536,7 +391,7 @@ class _Walker:
                 detail[name] = self.text(child, raw=True)
             elif name == "uri":
                 detail["href"] = self.text(child, resolve=True)
-            elif _has_handler(name) or name in ENTRY_KEYS or len(child):
+            elif has_handler(name) or name in ENTRY_KEYS or len(child):
                 raise Decline(f"author element {name}")
         if len(element):
             own = "".join([element.text or "", *(c.tail or "" for c in element)]).strip()
@@ -550,18 +405,3 @@ class _Walker:
             entry["author"] = f"{person} ({email})"
         elif person or email:
             entry["author"] = person or email
-
-
-def _href(attrs: Mapping[str, str]) -> str | None:
-    """A link's target as feedparser's `_enforce_href` picks it (`url`, `uri`, then `href`;
-    an empty `href` still counts), or None for a link given as text."""
-    href = attrs.get("url", attrs.get("uri", attrs.get("href")))
-    return href if href else attrs.get("href")
-
-
-def _namespace(tag: str) -> str:
-    return tag[1:].split("}", 1)[0] if tag[0] == "{" else ""
-
-
-def _local(key: str) -> str:
-    return key[1:].split("}", 1)[1] if key[0] == "{" else key

@@ -19,8 +19,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import DAY, Settings
@@ -147,6 +145,8 @@ class SlackVerdicts:
 
     def __init__(self, settings: Settings, store: Store) -> None:
         assert settings.slack_token is not None
+        from slack_sdk import WebClient  # only a Slack-configured Radar pays its import
+
         base = (
             settings.slack_api_url
             if settings.slack_api_url.endswith("/")
@@ -159,6 +159,8 @@ class SlackVerdicts:
 
     def collect(self, now: float) -> int:
         """One round: every recent alert's reactions read and stored; how many verdicts."""
+        from slack_sdk.errors import SlackApiError
+
         counted = 0
         for delivery in self.store.outbox.recent_alerts(
             "slack", now - SLACK_WINDOW, SLACK_MAX_ALERTS

@@ -140,6 +140,7 @@ class Pipeline:
         self.clock = clock
         self.rng = rng or random.Random()
         self.active = ActiveRules.of(ruleset, rules_version)
+        self.parse: Callable[..., ParsedFeed] = parse_feed  # or a pool's (bot.parsepool)
 
     @property
     def ruleset(self) -> RuleSet:
@@ -198,7 +199,7 @@ class Pipeline:
             report.state = plan.state
             return Prepared(spec, report, plan.state, order=order, now=now, rules=active)
         try:
-            parsed = parse_feed(
+            parsed = self.parse(
                 result.body or b"",
                 feed_url=spec.url,
                 base_url=result.final_url if result.final_url and not spec.is_local else None,
@@ -280,10 +281,11 @@ class Pipeline:
     def store_quiet(self, prepared: Prepared) -> Prepared:
         """Store at once, in one statement, what of a poll cannot alert (a first poll's backlog,
         items too old, items no rule matched): it needs no order, and the poll's memory is
-        freed. What may alert is left for `commit`; a poll left with nothing saves its state."""
+        freed. What may alert is left for `commit`, and so is a poll with nothing to store (a
+        304, an error): `commit` saves such states together."""
         quiet = [c for c in prepared.items if c.features is None]
         loud = [c for c in prepared.items if c.features is not None]
-        if prepared.saved or (not quiet and loud):
+        if prepared.saved or not quiet:  # nothing, or all loud: `commit` saves its state
             return prepared
         with self.store.transaction() as tx:
             quiet = self._unknown(tx, prepared.spec.url, quiet)
@@ -312,10 +314,9 @@ class Pipeline:
         )
         last = {entry[4]: index for index, entry in enumerate(queue)}
         pending = [n for n, p in enumerate(batch) if n not in last and not p.saved]
-        if pending:  # polls with nothing to store: their state alone
+        if pending:  # polls with nothing to store (304s, errors): their states, in one statement
             with self.store.transaction() as tx:
-                for n in pending:
-                    tx.feeds.save(batch[n].state)
+                tx.feeds.save_many([batch[n].state for n in pending])
         taken: set[str] = set()  # canonical links and global GUIDs stored by this commit
         for start in range(0, len(queue), COMMIT_CHUNK):
             with self.store.ingest() as tx:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.errors import ConfigError, StorageError
@@ -270,6 +270,8 @@ class Bound:
 
 def _dialect_insert(conn: Connection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # only PostgreSQL's users pay its import
+
         return postgresql.insert(table)
     return sqlite.insert(table)
 
@@ -282,6 +284,22 @@ def upsert(conn: Connection, table: sa.Table, values: dict[str, Any], keys: Sequ
         conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changes))
     else:
         conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
+
+
+def upsert_many(
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    """`upsert` for many rows of the same columns, in one executemany."""
+    if not rows:
+        return
+    statement = _dialect_insert(conn, table)
+    changes = {k: statement.excluded[k] for k in rows[0] if k not in keys}
+    conn.execute(
+        statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
+        if changes
+        else statement.on_conflict_do_nothing(index_elements=list(keys)),
+        list(rows),
+    )
 
 
 def insert_missing(

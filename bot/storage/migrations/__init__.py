@@ -24,26 +24,21 @@ cannot work with sets it to 2, so that they refuse the database.
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-# Alembic logs its plugins at INFO as it is imported, and its dialect at every start: noise in
-# `radar run`'s log. What preparing the schema did is logged here instead.
-logging.getLogger("alembic").setLevel(logging.WARNING)
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from bot.errors import StorageError
+from bot.storage.engine import Database
+from bot.storage.schema import LEGACY_VERSION_KEY, meta, metadata
 
-import sqlalchemy as sa  # noqa: E402
-from alembic import command  # noqa: E402
-from alembic.autogenerate import compare_metadata  # noqa: E402
-from alembic.config import Config  # noqa: E402
-from alembic.runtime.migration import MigrationContext  # noqa: E402
-from alembic.script import ScriptDirectory  # noqa: E402
-from sqlalchemy.engine import Connection  # noqa: E402
-
-from bot.errors import StorageError  # noqa: E402
-from bot.storage.engine import Database  # noqa: E402
-from bot.storage.schema import LEGACY_VERSION_KEY, meta, metadata  # noqa: E402
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +46,15 @@ LOCATION = Path(__file__).resolve().parent
 ADOPTED_REVISION = "0001"  # the schema Radar had before migrations
 LEGACY_VERSION = 1
 _LOCK_KEY = 0x52414442  # PostgreSQL advisory lock held while the schema is prepared
+_VERSION_TABLE = sa.table("alembic_version", sa.column("version_num"))
+_REVISION = re.compile(r"^revision(?:\s*:\s*str)?\s*=\s*[\"']([\w-]+)[\"']\s*$", re.M)
+_DOWN = re.compile(r"^down_revision(?:\s*:[^=]+)?\s*=\s*(?:None|[\"']([\w-]+)[\"'])\s*$", re.M)
+
+
+def _quiet_alembic() -> None:
+    """Alembic logs its plugins at INFO as it is imported, and its dialect at every start:
+    noise in `radar run`'s log. What preparing the schema did is logged here instead."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +90,46 @@ class Migrations:
 
     def __init__(self, location: Path = LOCATION) -> None:
         self.location = location
-        script = ScriptDirectory(str(location))
-        self.known = frozenset(s.revision for s in script.walk_revisions())
-        head = script.get_current_head()
-        assert head is not None, f"no revisions in {location}"
-        self.head: str = head
+
+    @cached_property
+    def _script(self) -> ScriptDirectory:
+        _quiet_alembic()
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory(str(self.location))
+
+    @cached_property
+    def known(self) -> frozenset[str]:
+        return frozenset(s.revision for s in self._script.walk_revisions())
+
+    @cached_property
+    def head(self) -> str:
+        head = self._script.get_current_head()
+        assert head is not None, f"no revisions in {self.location}"
+        return str(head)
+
+    @cached_property
+    def declared_head(self) -> str | None:
+        """The head as the revision files declare it, read without importing Alembic: the one
+        revision no other follows, when they form one line (None when unsure)."""
+        revisions: set[str] = set()
+        followed: set[str] = set()
+        for path in (self.location / "versions").glob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            revision, down = _REVISION.findall(text), _DOWN.findall(text)
+            if len(revision) != 1 or len(down) != 1:
+                return None
+            revisions.add(revision[0])
+            followed.add(down[0])
+        heads = revisions - followed
+        return heads.pop() if len(heads) == 1 else None
 
     def prepare(self, db: Database) -> SchemaChange:
-        """Create, adopt or upgrade the schema, or refuse the database (see the module)."""
+        """Create, adopt or upgrade the schema, or refuse the database (see the module). A
+        database at the head is found in one query, without importing Alembic."""
+        if self._at_declared_head(db):
+            head = str(self.declared_head)
+            return SchemaChange(head, head)
         with db.read() as conn:
             found = _inspect(conn)
         self._current(found, db.name)
@@ -106,6 +142,9 @@ class Migrations:
             current = self._current(found, db.name)
             if found.revision == self.head:
                 return SchemaChange(self.head, self.head)
+            from alembic import command
+            from alembic.config import Config
+
             config = Config()
             config.set_main_option("script_location", str(self.location))
             config.attributes["connection"] = conn
@@ -117,8 +156,23 @@ class Migrations:
         log.info("database %s: %s", db.name, change)
         return change
 
+    def _at_declared_head(self, db: Database) -> bool:
+        head = self.declared_head
+        if head is None:
+            return False
+        with db.read() as conn:
+            try:
+                found = conn.execute(sa.select(_VERSION_TABLE.c.version_num)).scalars().all()
+            except sa.exc.DBAPIError:  # no alembic_version: the slow path says what it is
+                return False
+        return found == [head]
+
     def drift(self, db: Database) -> list[str]:
         """How the database's tables differ from `schema.py` (nothing, when they agree)."""
+        _quiet_alembic()
+        from alembic.autogenerate import compare_metadata
+        from alembic.runtime.migration import MigrationContext
+
         with db.read() as conn:
             return [
                 _describe(d) for d in compare_metadata(MigrationContext.configure(conn), metadata)
@@ -161,6 +215,9 @@ def _describe(difference: Any) -> str:
 
 
 def _inspect(conn: Connection) -> _Found:
+    _quiet_alembic()
+    from alembic.runtime.migration import MigrationContext
+
     revision = MigrationContext.configure(conn).get_current_revision()
     present = set(sa.inspect(conn).get_table_names())
     legacy = None
