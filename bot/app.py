@@ -61,12 +61,18 @@ def build_senders(
     if settings.slack_token:
         from bot.deliver.slack import SlackSender
 
-        senders["slack"] = SlackSender(settings.slack_token, settings.slack_api_url)
+        senders["slack"] = SlackSender(
+            settings.slack_token, settings.slack_api_url, max_retry_after=settings.max_retry_after
+        )
     if settings.telegram_token:
         from bot.deliver.telegram import TelegramApi, TelegramSender
 
         senders["telegram"] = TelegramSender(
-            TelegramApi(settings.telegram_token, settings.telegram_api_url)
+            TelegramApi(
+                settings.telegram_token,
+                settings.telegram_api_url,
+                max_retry_after=settings.max_retry_after,
+            )
         )
     return senders
 
@@ -123,7 +129,9 @@ class Radar:
         self.pipeline = Pipeline(
             store, config.ruleset, settings, clock=clock, rng=rng, rules_version=config.version
         )
-        self.outbox = OutboxWorker(store, config.ruleset, senders, clock=clock)
+        self.outbox = OutboxWorker(
+            store, config.ruleset, senders, clock=clock, max_retry_after=settings.max_retry_after
+        )
         self.commands = None
         self.slack_verdicts: SlackVerdicts | None = None
         if settings.slack_token:
@@ -214,6 +222,7 @@ class Radar:
         """Apply pending Telegram commands, poll every feed once, deliver everything due:
         what the first polls brought goes out while slower ones are still running."""
         await asyncio.to_thread(self.outbox.recover)
+        await self.outbox.check_senders()
         stats: list[DeliveryStats] = []
 
         async def deliver(_: list[PollReport]) -> None:

@@ -32,6 +32,8 @@ SLACK_NOT_RELEVANT = frozenset({"-1", "thumbsdown", "x"})  # reactions that judg
 SLACK_RELEVANT = frozenset({"+1", "thumbsup", "white_check_mark"})
 DAY = 86400.0
 DEFAULT_HTTP_HOST = "127.0.0.1"
+DEFAULT_MAX_RETRY_AFTER = 3600.0  # the most a service's Retry-After is obeyed for
+DEFAULT_BURST_LIMIT = 10  # new alerts from one feed's poll to one destination, before a summary
 LOG_FORMATS = ("text", "json")
 
 # Every variable Radar reads, with what it means (`radar --help` lists them; the README's
@@ -61,6 +63,8 @@ VARIABLES = {
     "RADAR_RELOAD_INTERVAL": "seconds between looks at the rules files (0: only on SIGHUP)",
     "RADAR_SLACK_NOT_RELEVANT": "Slack reactions that mark an alert not relevant",
     "RADAR_SLACK_RELEVANT": "Slack reactions that mark an alert relevant",
+    "RADAR_MAX_RETRY_AFTER": "most seconds a Slack or Telegram Retry-After is obeyed for",
+    "RADAR_BURST_LIMIT": "new alerts from one feed in one poll past which one summary is sent",
 }
 
 
@@ -86,6 +90,8 @@ class Settings:
     http_port: int | None = None  # None: no HTTP endpoint; 0: any free port
     http_host: str = DEFAULT_HTTP_HOST
     log_format: str = "text"
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    burst_limit: int = DEFAULT_BURST_LIMIT
 
     @property
     def console(self) -> bool:
@@ -204,4 +210,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_port=_port(env.get("RADAR_HTTP_PORT")),
         http_host=(env.get("RADAR_HTTP_HOST") or "").strip() or DEFAULT_HTTP_HOST,
         log_format=_log_format(env.get("RADAR_LOG_FORMAT")),
+        max_retry_after=_number(env, "RADAR_MAX_RETRY_AFTER", DEFAULT_MAX_RETRY_AFTER, 1.0),
+        burst_limit=int(_number(env, "RADAR_BURST_LIMIT", DEFAULT_BURST_LIMIT, 1)),
     )

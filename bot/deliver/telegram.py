@@ -40,12 +40,27 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.request import HTTPXRequest
 
 from bot import feedback, subscriptions
-from bot.config import Settings
-from bot.deliver.outbox import Blocked, Failed, Moved, Retry, SendResult, Sent
+from bot.config import DEFAULT_MAX_RETRY_AFTER, Settings
+from bot.deliver.outcome import (
+    Blocked,
+    Failed,
+    Held,
+    Moved,
+    Retry,
+    SendResult,
+    Sent,
+)
 from bot.deliver.ratelimit import LATE, RateLimiter
 from bot.deliver.route import target_of
 from bot.format import AlertView, telegram_html, telegram_parts
@@ -85,7 +100,15 @@ def _retry_seconds(exc: RetryAfter) -> float:
 class TelegramApi:
     """The Bot, created once, and the rate limits every message goes through."""
 
-    def __init__(self, token: str, base_url: str, *, limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        base_url: str,
+        *,
+        limiter: RateLimiter | None = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+    ) -> None:
+        self.max_retry_after = max_retry_after
         self.bot = Bot(
             token,
             base_url=base_url,
@@ -141,7 +164,8 @@ class TelegramApi:
         )
 
     def flood_wait(self, chat_id: int, seconds: float) -> None:
-        self.limiter.pause(f"telegram:{chat_id}", seconds)
+        """Pause the chat for the wait Telegram asked, at most `max_retry_after` seconds."""
+        self.limiter.pause(f"telegram:{chat_id}", min(seconds, self.max_retry_after))
 
     def held(self, chat_id: int) -> float:
         """Seconds left of a flood wait Telegram asked for on this chat (0: none)."""
@@ -154,8 +178,24 @@ class TelegramApi:
 
 
 class TelegramSender:
-    def __init__(self, api: TelegramApi) -> None:
+    def __init__(
+        self, api: TelegramApi, *, max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    ) -> None:
         self.api = api
+        self.max_retry_after = max_retry_after
+
+    async def check(self) -> Held | None:
+        """getMe, once: a token Telegram refuses (401/404) is a hold; trouble reaching
+        Telegram is not."""
+        try:
+            await self.api.ready()
+        except InvalidToken as exc:
+            return _token_refused(exc)
+        except TelegramError as exc:
+            log.warning("cannot reach Telegram to check the token: %s", redact(str(exc)))
+            return None
+        log.info("Telegram token ok: bot @%s", self.api.username)
+        return None
 
     async def aclose(self) -> None:
         await self.api.aclose()
@@ -223,6 +263,8 @@ class TelegramSender:
         )
 
     def _failure(self, chat_id: int, exc: TelegramError) -> SendResult:
+        if isinstance(exc, InvalidToken):
+            return _token_refused(exc)
         if isinstance(exc, RetryAfter):
             seconds = _retry_seconds(exc)
             self.api.flood_wait(chat_id, seconds)
@@ -241,6 +283,10 @@ class TelegramSender:
                 return Blocked(redact(f"Telegram: {exc.message}"))
             return Failed(redact(f"Telegram refused the message: {exc.message}"))
         return Retry(redact(f"Telegram unreachable: {type(exc).__name__}: {exc}"))
+
+
+def _token_refused(exc: InvalidToken) -> Held:
+    return Held(redact(f"Telegram refused TELEGRAM_BOT_TOKEN: {exc.message}"))
 
 
 def _markup(

@@ -167,3 +167,12 @@ def delivery(row: Any) -> Delivery:
         row.ref,
         row.error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A service that cannot send at all, why, and since when."""
+
+    service: str
+    reason: str
+    since: float
