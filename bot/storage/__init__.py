@@ -13,12 +13,21 @@ this package imports SQLAlchemy or names a table.
 
 from bot.storage.archive import Pruned
 from bot.storage.migrations import Migrations, SchemaChange
-from bot.storage.records import AlertRecord, Delivery, Hold, StoredItem, StoryRecord, VerdictRecord
+from bot.storage.records import (
+    AlertRecord,
+    Delivery,
+    DeliveryLine,
+    Hold,
+    StoredItem,
+    StoryRecord,
+    VerdictRecord,
+)
 from bot.storage.store import Store, Transaction
 
 __all__ = [
     "AlertRecord",
     "Delivery",
+    "DeliveryLine",
     "Hold",
     "Migrations",
     "Pruned",

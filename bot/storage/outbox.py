@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from bot.storage import records
 from bot.storage.engine import Repository, chunks, inserted_id
-from bot.storage.records import AlertRecord, Delivery, Matches
-from bot.storage.schema import alerts, outbox
+from bot.storage.records import AlertRecord, Delivery, DeliveryLine, Matches
+from bot.storage.schema import alerts, items, outbox
 from bot.types import AlertKind, DeliveryStatus
 
 PENDING, SENT, FAILED = DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED
+DROPPED = DeliveryStatus.DROPPED
 
 
 class Alerts(Repository):
@@ -315,3 +316,83 @@ class Outbox(Repository):
                 have, first = found.get(kind, (0, oldest))
                 found[kind] = (have + count, min(first, oldest))
         return found
+
+    def lines(
+        self,
+        statuses: Sequence[DeliveryStatus],
+        *,
+        destination: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryLine]:
+        """Rows in these states, oldest first, with their alerts' headlines."""
+        query = (
+            sa.select(
+                outbox.c.id,
+                outbox.c.destination,
+                outbox.c.status,
+                outbox.c.attempts,
+                outbox.c.error,
+                sa.func.coalesce(items.c.title, "(item removed)").label("headline"),
+                outbox.c.created,
+                outbox.c.next_attempt,
+            )
+            .select_from(
+                outbox.join(alerts, alerts.c.id == outbox.c.alert_id).outerjoin(
+                    items, items.c.id == alerts.c.item_id
+                )
+            )
+            .where(_chosen(statuses, destination, since))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [records.delivery_line(r) for r in conn.execute(query)]
+
+    def resend(
+        self, now: float, *, destination: str | None = None, since: float | None = None
+    ) -> int:
+        """Failed rows become pending, due now (the next run sends them); how many."""
+        with self._db.write() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(_chosen([FAILED], destination, since))
+                .values(status=PENDING.value, next_attempt=now, error=None)
+            )
+            return done.rowcount
+
+    def drop(
+        self,
+        statuses: Sequence[DeliveryStatus],
+        now: float,
+        *,
+        destination: str | None = None,
+        since: float | None = None,
+    ) -> int:
+        """Rows in these states (not in flight) are dropped: never sent; how many."""
+        with self._db.write() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(_chosen(statuses, destination, since), _free(now))
+                .values(status=DROPPED.value, error="dropped by the operator")
+            )
+            return done.rowcount
+
+
+def _chosen(
+    statuses: Sequence[DeliveryStatus], destination: str | None, since: float | None
+) -> sa.ColumnElement[bool]:
+    """Rows in these states, of one destination (`slack:#x`) or service (`slack`) or any,
+    created since a time (or ever)."""
+    condition: sa.ColumnElement[bool] = outbox.c.status.in_([s.value for s in statuses])
+    if destination is not None:
+        condition = sa.and_(
+            condition,
+            sa.or_(
+                outbox.c.destination == destination,
+                outbox.c.destination.startswith(f"{destination}:", autoescape=True),
+            ),
+        )
+    if since is not None:
+        condition = sa.and_(condition, outbox.c.created >= since)
+    return condition

@@ -155,6 +155,19 @@ def alert(row: Any) -> AlertRecord:
     )
 
 
+def delivery_line(row: Any) -> DeliveryLine:
+    return DeliveryLine(
+        row.id,
+        row.destination,
+        DeliveryStatus(row.status),
+        row.attempts,
+        row.error,
+        row.headline,
+        row.created,
+        row.next_attempt,
+    )
+
+
 def delivery(row: Any) -> Delivery:
     return Delivery(
         row.id,
@@ -176,3 +189,17 @@ class Hold:
     service: str
     reason: str
     since: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLine:
+    """An outbox row as `radar deliveries` lists it: with its alert's headline."""
+
+    id: int
+    destination: str
+    status: DeliveryStatus
+    attempts: int
+    error: str | None
+    headline: str
+    created: float
+    next_attempt: float
