@@ -130,7 +130,12 @@ class Radar:
             store, config.ruleset, settings, clock=clock, rng=rng, rules_version=config.version
         )
         self.outbox = OutboxWorker(
-            store, config.ruleset, senders, clock=clock, max_retry_after=settings.max_retry_after
+            store,
+            config.ruleset,
+            senders,
+            clock=clock,
+            max_retry_after=settings.max_retry_after,
+            burst_limit=settings.burst_limit,
         )
         self.commands = None
         self.slack_verdicts: SlackVerdicts | None = None
@@ -140,7 +145,8 @@ class Radar:
             self.slack_verdicts = SlackVerdicts(settings, store)
         telegram = senders.get("telegram")
         if telegram is not None:
-            from bot.deliver.telegram import TelegramCommands, TelegramSender
+            from bot.deliver.telegram import TelegramSender
+            from bot.deliver.telegram_commands import TelegramCommands
 
             assert isinstance(telegram, TelegramSender)
             self.commands = TelegramCommands(

@@ -162,7 +162,8 @@ def test_slack_500s_then_recovery_deliver_everything_once_in_order(tmp_path, fee
 
 def test_a_day_long_retry_after_is_capped(tmp_path, feed_server, slack, caplog):
     env = _slack_env(tmp_path, feed_server, slack, count=1, RADAR_MAX_RETRY_AFTER="600")
-    slack._last[slack.channels["export-controls"]] = time.monotonic()  # as if just posted
+    channel = slack.channels["export-controls"]
+    slack._last[channel] = time.monotonic() + 3600  # every post now is "too soon": a 429
     slack.retry_after = 86400
     with caplog.at_level(logging.WARNING):
         report, _ = run_once(env)
@@ -174,6 +175,7 @@ def test_a_day_long_retry_after_is_capped(tmp_path, feed_server, slack, caplog):
         "asked to wait 86400s; waiting 600s (RADAR_MAX_RETRY_AFTER)" in r.getMessage()
         for r in caplog.records
     )
+    slack._last.pop(channel)
     report, _ = run_once(env, clock=lambda: time.time() + 601)
     assert report.delivered.sent == 1
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.config import DEFAULT_MAX_RETRY_AFTER
+from bot.config import DEFAULT_BURST_LIMIT, DEFAULT_MAX_RETRY_AFTER
 from bot.deliver.outcome import (
     Held,
     HoldService,
@@ -36,10 +36,11 @@ from bot.deliver.outcome import (
     outcome,
 )
 from bot.deliver.route import CONSOLE, kind_of
+from bot.digest import Digest, DigestEntry
 from bot.errors import NotFound
 from bot.format import AlertView, RuleView
 from bot.rules import RuleSet
-from bot.storage import Delivery, Store, Transaction
+from bot.storage import BurstMember, Delivery, Store, Transaction
 from bot.types import DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,13 @@ log = logging.getLogger(__name__)
 LEASE_TTL = 90.0
 HEARTBEAT = 10.0
 VIEW_CACHE = 1000
+MAX_DIGEST = 5000  # rows one summary stands for at most
 HOLD_RECHECK = 600.0  # a service on hold is tried again after this long (`radar run`)
 
 
 class Sender(Protocol):
+    bursts: bool  # whether a burst goes as one summary (not for JSON lines on the console)
+
     async def wait_turn(self, destination: str) -> None:
         """Wait until the service's rate limits allow a message to this destination."""
 
@@ -60,8 +64,11 @@ class Sender(Protocol):
     def share(self, instances: int) -> None:
         """How many instances send at once: overall limits are split between them."""
 
-    async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
-        """Send one message; never raise for the service's own errors."""
+    async def send(
+        self, destination: str, message: AlertView | Digest, parent_ref: str | None
+    ) -> SendResult:
+        """Send one message (an alert, or a burst's summary); never raise for the service's
+        own errors."""
 
     async def check(self) -> Held | None:
         """Ask the service once whether it will take messages at all (its token); None when
@@ -117,6 +124,7 @@ class OutboxWorker:
         max_parallel: int = 256,
         rng: random.Random | None = None,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        burst_limit: int = DEFAULT_BURST_LIMIT,
     ) -> None:
         self.store = store
         self.ruleset = ruleset
@@ -132,6 +140,7 @@ class OutboxWorker:
         self._views: dict[int, AlertView] = {}
         self.observer: DeliveryObserver | None = None
         self.max_retry_after = max_retry_after
+        self.burst_limit = burst_limit
         self.held: dict[str, tuple[str, float]] = {}  # service -> (why, until when)
         self._stored_holds: set[str] = set()  # services on hold in the database
 
@@ -296,73 +305,114 @@ class OutboxWorker:
             await asyncio.sleep(min(wait, gap))
         async with self._slots:
             now = self.clock()
-            if self._is_held(destination) or not await asyncio.to_thread(
-                self.store.outbox.claim, delivery.id, self.owner, now, self.lease_ttl
-            ):
+            if self._is_held(destination):
                 return False
-            view = await asyncio.to_thread(self.view, delivery)
+            rows, message = await asyncio.to_thread(self._claim, sender, delivery, now)
+            if not rows:
+                return False
             parent_ref = await asyncio.to_thread(self._parent_ref, delivery)
             started = time.monotonic()
             try:
-                result = await sender.send(delivery.destination, view, parent_ref)
+                result = await sender.send(delivery.destination, message, parent_ref)
             except Exception as exc:  # a sender bug must not lose the row
                 log.exception("sending to %s failed", delivery.destination)
                 result = Retry(f"unexpected error: {exc!r}")
             seconds = time.monotonic() - started
-            go_on = await asyncio.to_thread(self._record, delivery, result)
+            go_on = await asyncio.to_thread(self._record, rows, result)
             if self.observer is not None:  # once recorded, so metrics and the database agree
                 self.observer.delivery(destination, result, seconds)
             return go_on
 
-    def _record(self, delivery: Delivery, result: SendResult) -> bool:
-        """Apply what the result means to the row, in one transaction; log and count it."""
+    def _claim(
+        self, sender: Sender, delivery: Delivery, now: float
+    ) -> tuple[list[Delivery], AlertView | Digest]:
+        """Lease the row, or every row of its burst (more than `burst_limit` alerts and
+        follow-ups from one poll of one feed) to go as one summary; no rows when another owner
+        has them."""
+        if sender.bursts and self.burst_limit:
+            members = self.store.outbox.burst(delivery, now, limit=MAX_DIGEST)
+            if len(members) > self.burst_limit:
+                ids = [m.delivery.id for m in members]
+                held = self.store.outbox.claim_all(ids, self.owner, now, self.lease_ttl)
+                kept = [m for m in members if m.delivery.id in held]
+                if len(kept) > 1:
+                    log.info(
+                        "%d alerts from one poll of %s to %s go as one summary",
+                        len(kept),
+                        kept[0].outlet,
+                        delivery.destination,
+                    )
+                    return [m.delivery for m in kept], self._digest(kept)
+                if kept:
+                    return [kept[0].delivery], self.view(kept[0].delivery)
+                return [], self.view(delivery)
+        if not self.store.outbox.claim(delivery.id, self.owner, now, self.lease_ttl):
+            return [], self.view(delivery)
+        return [delivery], self.view(delivery)
+
+    def _digest(self, members: list[BurstMember]) -> Digest:
+        rule_ids = dict.fromkeys(r for m in members for r in m.rules)
+        titles = tuple(rule.title if (rule := self.ruleset.by_id(r)) else r for r in rule_ids)
+        entries = tuple(DigestEntry(m.title, m.link) for m in members)
+        return Digest(members[0].outlet, titles, entries)
+
+    def _record(self, rows: list[Delivery], result: SendResult) -> bool:
+        """Apply what the result means to the rows (one, or a burst's), in one transaction;
+        log and count it."""
         now = self.clock()
         intent = outcome(
-            result, delivery, now, jitter=self.rng.uniform(0.8, 1.2), max_wait=self.max_retry_after
+            result, rows[0], now, jitter=self.rng.uniform(0.8, 1.2), max_wait=self.max_retry_after
         )
         with self.store.transaction() as tx:
-            self._apply(tx, delivery, intent, now)
-        self._tell(delivery, intent)
+            self._apply(tx, rows, intent, now)
+        self._tell(rows, intent)
         return goes_on(intent)
 
-    def _apply(self, tx: Transaction, delivery: Delivery, intent: Intent, now: float) -> None:
-        row, service = delivery.id, kind_of(delivery.destination)
+    def _apply(self, tx: Transaction, rows: list[Delivery], intent: Intent, now: float) -> None:
+        service = kind_of(rows[0].destination)
+        ids = [row.id for row in rows]
         match intent:
             case MarkSent(ref):
-                tx.outbox.finish(row, status=DeliveryStatus.SENT, now=now, ref=ref)
+                for row in ids:
+                    tx.outbox.finish(row, status=DeliveryStatus.SENT, now=now, ref=ref)
                 if service in self._stored_holds:
                     tx.holds.release(service)
             case RetryAt(error, at):
-                tx.outbox.finish(
-                    row, status=DeliveryStatus.PENDING, now=now, error=error, retry_at=at
-                )
+                for row in ids:
+                    tx.outbox.finish(
+                        row, status=DeliveryStatus.PENDING, now=now, error=error, retry_at=at
+                    )
             case HoldService(_, reason):
-                tx.outbox.finish(
-                    row, status=DeliveryStatus.PENDING, now=now, error=reason, retry_at=now
-                )
+                for row in ids:
+                    tx.outbox.finish(
+                        row, status=DeliveryStatus.PENDING, now=now, error=reason, retry_at=now
+                    )
                 tx.holds.hold(service, reason, now)
             case MigrateChat(old_chat, new_chat):
-                tx.outbox.finish(
-                    row, status=DeliveryStatus.PENDING, now=now, error=None, retry_at=now
-                )
+                for row in ids:
+                    tx.outbox.finish(
+                        row, status=DeliveryStatus.PENDING, now=now, error=None, retry_at=now
+                    )
                 tx.migrate_chat(old_chat, new_chat, now)
             case Unsubscribe(chat_id, error):
-                tx.outbox.finish(row, status=DeliveryStatus.FAILED, now=now, error=error)
+                for row in ids:
+                    tx.outbox.finish(row, status=DeliveryStatus.FAILED, now=now, error=error)
                 tx.subscriptions.forget(chat_id)
-                tx.outbox.drop_pending(delivery.destination, error)
+                tx.outbox.drop_pending(rows[0].destination, error)
             case MarkFailed(error):
-                tx.outbox.finish(row, status=DeliveryStatus.FAILED, now=now, error=error)
+                for row in ids:
+                    tx.outbox.finish(row, status=DeliveryStatus.FAILED, now=now, error=error)
 
-    def _tell(self, delivery: Delivery, intent: Intent) -> None:
+    def _tell(self, rows: list[Delivery], intent: Intent) -> None:
         """Log and count an applied intent."""
-        destination = delivery.destination
+        destination, count = rows[0].destination, len(rows)
         match intent:
             case MarkSent():
                 self._stored_holds.discard(kind_of(destination))
                 self.held.pop(kind_of(destination), None)
-                self.stats.sent += 1
+                self.stats.sent += count
                 self.stats.by_destination[destination] = (
-                    self.stats.by_destination.get(destination, 0) + 1
+                    self.stats.by_destination.get(destination, 0) + count
                 )
             case RetryAt(error, _, wait, asked):
                 self.stats.retried += 1
@@ -380,10 +430,10 @@ class OutboxWorker:
             case MigrateChat(_, new_chat):
                 log.warning("%s moved to telegram:%s; following it", destination, new_chat)
             case Unsubscribe(_, error):
-                self.stats.failed += 1
+                self.stats.failed += count
                 log.warning("%s: %s; unsubscribing it", destination, error)
             case MarkFailed(error):
-                self.stats.failed += 1
+                self.stats.failed += count
                 log.error("delivery to %s failed permanently: %s", destination, error)
 
     def _parent_ref(self, delivery: Delivery) -> str | None:

@@ -14,6 +14,7 @@ from bot.config import DEFAULT_MAX_RETRY_AFTER
 from bot.deliver.outcome import Failed, Held, Retry, SendResult, Sent
 from bot.deliver.ratelimit import RateLimiter
 from bot.deliver.route import target_of
+from bot.digest import Digest, slack_digest
 from bot.format import AlertView, slack_message
 from bot.logs import redact
 
@@ -61,6 +62,7 @@ class SlackSender:
         self.client.retry_handlers = []  # retries are the outbox's job
         self.limiter = limiter or RateLimiter()
         self.max_retry_after = max_retry_after
+        self.bursts = True
 
     async def check(self) -> Held | None:
         """auth.test, once: a token Slack refuses is a hold; trouble reaching Slack is not."""
@@ -87,9 +89,11 @@ class SlackSender:
     def share(self, instances: int) -> None:
         return None  # Slack's limit is per channel, and one instance writes to a channel at a time
 
-    async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
+    async def send(
+        self, destination: str, view: AlertView | Digest, parent_ref: str | None
+    ) -> SendResult:
         channel = target_of(destination)
-        text, blocks = slack_message(view)
+        text, blocks = slack_digest(view) if isinstance(view, Digest) else slack_message(view)
         thread_ts = None
         if parent_ref:
             channel_id, _, thread_ts = parent_ref.partition("/")

@@ -15,6 +15,7 @@ from bot.storage.archive import Pruned
 from bot.storage.migrations import Migrations, SchemaChange
 from bot.storage.records import (
     AlertRecord,
+    BurstMember,
     Delivery,
     DeliveryLine,
     Hold,
@@ -26,6 +27,7 @@ from bot.storage.store import Store, Transaction
 
 __all__ = [
     "AlertRecord",
+    "BurstMember",
     "Delivery",
     "DeliveryLine",
     "Hold",

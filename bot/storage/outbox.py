@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from bot.storage import records
 from bot.storage.engine import Repository, chunks, inserted_id
-from bot.storage.records import AlertRecord, Delivery, DeliveryLine, Matches
+from bot.storage.records import AlertRecord, BurstMember, Delivery, DeliveryLine, Matches
 from bot.storage.schema import alerts, items, outbox
 from bot.types import AlertKind, DeliveryStatus
 
@@ -377,6 +377,57 @@ class Outbox(Repository):
                 .values(status=DROPPED.value, error="dropped by the operator")
             )
             return done.rowcount
+
+    def burst(self, head: Delivery, now: float, *, limit: int) -> list[BurstMember]:
+        """The due, pending rows for `head`'s destination that the same poll made (alerts and
+        follow-ups of the same feed, stored at the same time), `head` first, oldest first."""
+        made = outbox.join(alerts, alerts.c.id == outbox.c.alert_id).join(
+            items, items.c.id == alerts.c.item_id
+        )
+        with self._db.read() as conn:
+            poll = conn.execute(
+                sa.select(outbox.c.created, items.c.feed_url)
+                .select_from(made)
+                .where(outbox.c.id == head.id)
+            ).first()
+            if poll is None:
+                return []
+            rows = conn.execute(
+                sa.select(outbox, items.c.title, items.c.link, items.c.outlet, alerts.c.rules)
+                .select_from(made)
+                .where(
+                    outbox.c.destination == head.destination,
+                    outbox.c.status == PENDING.value,
+                    outbox.c.created == poll.created,
+                    outbox.c.next_attempt <= now,
+                    _free(now),
+                    items.c.feed_url == poll.feed_url,
+                )
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            return [records.burst_member(r) for r in rows]
+
+    def claim_all(self, ids: Sequence[int], owner: str, now: float, ttl: float) -> set[int]:
+        """Lease these pending rows for `ttl` seconds; the ids this owner now holds."""
+        with self._db.write() as conn:
+            held: set[int] = set()
+            for chunk in chunks(ids):
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(chunk), outbox.c.status == PENDING.value, _free(now))
+                    .values(
+                        lease_owner=owner, lease_until=now + ttl, attempts=outbox.c.attempts + 1
+                    )
+                )
+                held.update(
+                    conn.scalars(
+                        sa.select(outbox.c.id).where(
+                            outbox.c.id.in_(chunk), outbox.c.lease_owner == owner
+                        )
+                    )
+                )
+            return held
 
 
 def _chosen(

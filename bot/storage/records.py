@@ -203,3 +203,18 @@ class DeliveryLine:
     headline: str
     created: float
     next_attempt: float
+
+
+@dataclass(frozen=True, slots=True)
+class BurstMember:
+    """A pending row of a burst, with what a summary lists of its alert."""
+
+    delivery: Delivery
+    title: str
+    link: str | None
+    outlet: str
+    rules: tuple[str, ...]
+
+
+def burst_member(row: Any) -> BurstMember:
+    return BurstMember(delivery(row), row.title, row.link, row.outlet, tuple(row.rules or ()))
