@@ -38,9 +38,6 @@ class Digest:
     rules: tuple[str, ...]
     entries: tuple[DigestEntry, ...]
 
-    def heading(self) -> str:
-        return f"{len(self.entries)} new alerts from {self.outlet} in one poll"
-
 
 def _fit(lines: list[str], room: int, more: str) -> list[str]:
     """As many lines as fit in `room` characters, then `more` naming how many were left."""
@@ -86,12 +83,3 @@ def telegram_digest(digest: Digest) -> str:
         )
     room = TELEGRAM_LIMIT - len(heading) - len(rules) - 2
     return "\n".join([heading, rules, *_fit(lines, room, "… and {} more")])
-
-
-def console_digest(digest: Digest) -> str:
-    lines = [f"▤ {digest.heading()} ({', '.join(digest.rules)})"]
-    for entry in digest.entries:
-        lines.append(f"  • {_shorten(entry.title, DIGEST_TITLE_LIMIT)}")
-        if entry.link:
-            lines.append(f"    {entry.link}")
-    return "\n".join(lines)

@@ -6,7 +6,6 @@ import sys
 from typing import TextIO
 
 from bot.deliver.outcome import Held, SendResult, Sent
-from bot.digest import Digest, console_digest
 from bot.format import AlertView, console_json, console_text
 from bot.untrusted import for_terminal, json_for_terminal
 
@@ -20,7 +19,6 @@ class ConsoleSender:
     def __init__(self, stream: TextIO | None = None, *, json_lines: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.json_lines = json_lines
-        self.bursts = not json_lines  # JSON lines stay one object per alert
 
     async def wait_turn(self, destination: str) -> None:
         return None
@@ -34,13 +32,7 @@ class ConsoleSender:
     async def check(self) -> Held | None:
         return None
 
-    async def send(
-        self, destination: str, view: AlertView | Digest, parent_ref: str | None
-    ) -> SendResult:
-        if isinstance(view, Digest):
-            self.stream.write(for_terminal(console_digest(view)) + "\n\n")
-            self.stream.flush()
-            return Sent()
+    async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
         if self.json_lines:
             self.stream.write(json_for_terminal(console_json(view)) + "\n")
         else:

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.config import DEFAULT_BURST_LIMIT, DEFAULT_MAX_RETRY_AFTER
 from bot.deliver.outcome import (
@@ -53,8 +53,6 @@ HOLD_RECHECK = 600.0  # a service on hold is tried again after this long (`radar
 
 
 class Sender(Protocol):
-    bursts: bool  # whether a burst goes as one summary (not for JSON lines on the console)
-
     async def wait_turn(self, destination: str) -> None:
         """Wait until the service's rate limits allow a message to this destination."""
 
@@ -64,15 +62,21 @@ class Sender(Protocol):
     def share(self, instances: int) -> None:
         """How many instances send at once: overall limits are split between them."""
 
-    async def send(
-        self, destination: str, message: AlertView | Digest, parent_ref: str | None
-    ) -> SendResult:
-        """Send one message (an alert, or a burst's summary); never raise for the service's
-        own errors."""
+    async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
+        """Send one message; never raise for the service's own errors."""
 
     async def check(self) -> Held | None:
         """Ask the service once whether it will take messages at all (its token); None when
         it will, or when it cannot be asked now."""
+
+
+@runtime_checkable
+class DigestSender(Protocol):
+    """A sender whose service is rate-limited, so that a burst goes to it as one summary
+    (the console has no such limit: it prints every alert)."""
+
+    async def send_digest(self, destination: str, digest: Digest) -> SendResult:
+        """Send one summary of a burst; never raise for the service's own errors."""
 
 
 class DeliveryObserver(Protocol):
@@ -313,7 +317,11 @@ class OutboxWorker:
             parent_ref = await asyncio.to_thread(self._parent_ref, delivery)
             started = time.monotonic()
             try:
-                result = await sender.send(delivery.destination, message, parent_ref)
+                if isinstance(message, Digest):
+                    assert isinstance(sender, DigestSender)
+                    result = await sender.send_digest(destination, message)
+                else:
+                    result = await sender.send(destination, message, parent_ref)
             except Exception as exc:  # a sender bug must not lose the row
                 log.exception("sending to %s failed", delivery.destination)
                 result = Retry(f"unexpected error: {exc!r}")
@@ -329,7 +337,7 @@ class OutboxWorker:
         """Lease the row, or every row of its burst (more than `burst_limit` alerts and
         follow-ups from one poll of one feed) to go as one summary; no rows when another owner
         has them."""
-        if sender.bursts and self.burst_limit:
+        if isinstance(sender, DigestSender) and self.burst_limit:
             members = self.store.outbox.burst(delivery, now, limit=MAX_DIGEST)
             if len(members) > self.burst_limit:
                 ids = [m.delivery.id for m in members]

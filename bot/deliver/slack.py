@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -62,7 +63,6 @@ class SlackSender:
         self.client.retry_handlers = []  # retries are the outbox's job
         self.limiter = limiter or RateLimiter()
         self.max_retry_after = max_retry_after
-        self.bursts = True
 
     async def check(self) -> Held | None:
         """auth.test, once: a token Slack refuses is a hold; trouble reaching Slack is not."""
@@ -89,11 +89,16 @@ class SlackSender:
     def share(self, instances: int) -> None:
         return None  # Slack's limit is per channel, and one instance writes to a channel at a time
 
-    async def send(
-        self, destination: str, view: AlertView | Digest, parent_ref: str | None
+    async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
+        return await self._post(destination, *slack_message(view), parent_ref)
+
+    async def send_digest(self, destination: str, digest: Digest) -> SendResult:
+        return await self._post(destination, *slack_digest(digest), None)
+
+    async def _post(
+        self, destination: str, text: str, blocks: list[dict[str, Any]], parent_ref: str | None
     ) -> SendResult:
         channel = target_of(destination)
-        text, blocks = slack_digest(view) if isinstance(view, Digest) else slack_message(view)
         thread_ts = None
         if parent_ref:
             channel_id, _, thread_ts = parent_ref.partition("/")

@@ -23,7 +23,7 @@ import re
 import warnings
 from datetime import timedelta
 
-from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -154,7 +154,6 @@ class TelegramApi:
 class TelegramSender:
     def __init__(self, api: TelegramApi) -> None:
         self.api = api
-        self.bursts = True
 
     async def check(self) -> Held | None:
         """getMe, once: a token Telegram refuses (401/404) is a hold; trouble reaching
@@ -183,16 +182,52 @@ class TelegramSender:
     def share(self, instances: int) -> None:
         self.api.instances = max(1, instances)
 
-    async def send(
-        self, destination: str, view: AlertView | Digest, parent_ref: str | None
+    async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
+        return await self._message(
+            destination,
+            telegram_html(view),
+            parent_ref,
+            quiet=view.is_followup,
+            markup=feedback.telegram_markup(view),
+        )
+
+    async def send_digest(self, destination: str, digest: Digest) -> SendResult:
+        return await self._message(destination, telegram_digest(digest), None)
+
+    async def _message(
+        self,
+        destination: str,
+        text: str,
+        parent_ref: str | None,
+        *,
+        quiet: bool = False,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> SendResult:
+        """Send HTML `text` (as plain text if Telegram cannot parse it), replying to
+        `parent_ref`, without notification when `quiet`."""
         chat_id = int(target_of(destination))
         if (held := self.api.held(chat_id)) > 0:
             return Retry(f"Telegram flood control: {held:.0f}s left", after=held)
-        text = telegram_digest(view) if isinstance(view, Digest) else telegram_html(view)
+        reply = (
+            ReplyParameters(message_id=int(parent_ref), allow_sending_without_reply=True)
+            if parent_ref and parent_ref.isdigit()
+            else None
+        )
+
+        async def post(body: str, parse_mode: str | None) -> Message:
+            return await self.api.bot.send_message(
+                chat_id,
+                body,
+                parse_mode=parse_mode,
+                reply_parameters=reply,
+                link_preview_options=NO_PREVIEW,
+                disable_notification=quiet,
+                reply_markup=markup,
+            )
+
         try:
             await self.api.ready()
-            message = await self._send(chat_id, text, view, parent_ref, ParseMode.HTML)
+            message = await post(text, ParseMode.HTML)
         except BadRequest as exc:
             reason = exc.message.lower()
             if "can't parse entities" in reason or "unsupported start tag" in reason:
@@ -204,7 +239,7 @@ class TelegramSender:
                         .replace("&gt;", ">")
                         .replace("&amp;", "&")
                     )
-                    message = await self._send(chat_id, plain, view, parent_ref, None)
+                    message = await post(plain, None)
                 except TelegramError as again:
                     return self._failure(chat_id, again)
             else:
@@ -212,29 +247,6 @@ class TelegramSender:
         except TelegramError as exc:
             return self._failure(chat_id, exc)
         return Sent(str(message.message_id))
-
-    async def _send(
-        self,
-        chat_id: int,
-        text: str,
-        view: AlertView | Digest,
-        parent_ref: str | None,
-        parse_mode: str | None,
-    ) -> Message:
-        reply = (
-            ReplyParameters(message_id=int(parent_ref), allow_sending_without_reply=True)
-            if parent_ref and parent_ref.isdigit()
-            else None
-        )
-        return await self.api.bot.send_message(
-            chat_id,
-            text,
-            parse_mode=parse_mode,
-            reply_parameters=reply,
-            link_preview_options=NO_PREVIEW,
-            disable_notification=isinstance(view, AlertView) and view.is_followup,
-            reply_markup=feedback.telegram_markup(view) if isinstance(view, AlertView) else None,
-        )
 
     def _failure(self, chat_id: int, exc: TelegramError) -> SendResult:
         if isinstance(exc, InvalidToken):
