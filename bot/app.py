@@ -19,7 +19,7 @@ from bot.feeds import load_feeds
 from bot.fetch import Fetcher
 from bot.format import plural
 from bot.models import FeedSpec, FeedState, FetchResult
-from bot.parsepool import ParsePool
+from bot.parsepool import ParsePool, default_workers
 from bot.pipeline import Pipeline, PollReport, Prepared
 from bot.rules import RuleSet, load_rules
 from bot.rules.version import rules_version
@@ -62,12 +62,18 @@ def build_senders(
     if settings.slack_token:
         from bot.deliver.slack import SlackSender
 
-        senders["slack"] = SlackSender(settings.slack_token, settings.slack_api_url)
+        senders["slack"] = SlackSender(
+            settings.slack_token, settings.slack_api_url, max_retry_after=settings.max_retry_after
+        )
     if settings.telegram_token:
         from bot.deliver.telegram import TelegramApi, TelegramSender
 
         senders["telegram"] = TelegramSender(
-            TelegramApi(settings.telegram_token, settings.telegram_api_url)
+            TelegramApi(
+                settings.telegram_token,
+                settings.telegram_api_url,
+                max_retry_after=settings.max_retry_after,
+            )
         )
     return senders
 
@@ -124,9 +130,17 @@ class Radar:
         self.pipeline = Pipeline(
             store, config.ruleset, settings, clock=clock, rng=rng, rules_version=config.version
         )
-        self.parsers = ParsePool.from_env()
+        workers = settings.parse_workers
+        self.parsers = ParsePool(default_workers() if workers is None else workers)
         self.pipeline.parse = self.parsers.parse
-        self.outbox = OutboxWorker(store, config.ruleset, senders, clock=clock)
+        self.outbox = OutboxWorker(
+            store,
+            config.ruleset,
+            senders,
+            clock=clock,
+            max_retry_after=settings.max_retry_after,
+            burst_limit=settings.burst_limit,
+        )
         self.commands = None
         self.slack_verdicts: SlackVerdicts | None = None
         if settings.slack_token:
@@ -135,7 +149,8 @@ class Radar:
             self.slack_verdicts = SlackVerdicts(settings, store)
         telegram = senders.get("telegram")
         if telegram is not None:
-            from bot.deliver.telegram import TelegramCommands, TelegramSender
+            from bot.deliver.telegram import TelegramSender
+            from bot.deliver.telegram_commands import TelegramCommands
 
             assert isinstance(telegram, TelegramSender)
             self.commands = TelegramCommands(
@@ -217,6 +232,7 @@ class Radar:
         """Apply pending Telegram commands, poll every feed once, deliver everything due:
         what the first polls brought goes out while slower ones are still running."""
         await asyncio.to_thread(self.outbox.recover)
+        await self.outbox.check_senders()
         stats: list[DeliveryStats] = []
 
         async def deliver(_: list[PollReport]) -> None:

@@ -207,7 +207,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     source = sources(settings, store.name)
     failing = snapshot.failing_feeds
     failed_rows = snapshot.failed_deliveries
-    verdict = FAILED if failing or failed_rows else OK
+    held = snapshot.held
+    verdict = FAILED if failing or failed_rows or held else OK
     rows: list[dict[str, Any]] = []
     for row in snapshot.feeds:
         state = row.state
@@ -245,6 +246,9 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
             "failed": [
                 {"destination": d.destination, "error": _shown(d.error), "alert": d.alert_id}
                 for d in snapshot.failed
+            ],
+            "held": [
+                {"service": h.service, "reason": _shown(h.reason), "since": h.since} for h in held
             ],
             "retrying": [
                 {
@@ -295,6 +299,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         oldest = snapshot.pending.get(kind)
         waiting = f" (oldest pending {ago(now, oldest[1])})" if oldest else ""
         _out(f"  {kind}: {', '.join(parts)}{waiting}")
+    for hold in held:
+        _out(f"  HELD {hold.service} since {when(hold.since)}: {_shown(hold.reason)}")
     for delivery in snapshot.retrying:
         _out(
             f"  retrying {delivery.destination} (alert {delivery.alert_id}) at {when(delivery.next_attempt)}: {_shown(delivery.error)}"
@@ -321,6 +327,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         problems = []
         if failing:
             problems.append(f"{plural(len(failing), 'feed')} failing")
+        if held:
+            problems.append(f"{', '.join(h.service for h in held)} on hold")
         if failed_rows:
             problems.append(
                 f"{failed_rows} {'delivery' if failed_rows == 1 else 'deliveries'} failed"

@@ -32,6 +32,8 @@ SLACK_NOT_RELEVANT = frozenset({"-1", "thumbsdown", "x"})  # reactions that judg
 SLACK_RELEVANT = frozenset({"+1", "thumbsup", "white_check_mark"})
 DAY = 86400.0
 DEFAULT_HTTP_HOST = "127.0.0.1"
+DEFAULT_MAX_RETRY_AFTER = 3600.0  # the most a service's Retry-After is obeyed for
+DEFAULT_BURST_LIMIT = 10  # new alerts from one feed's poll to one destination, before a summary
 LOG_FORMATS = ("text", "json")
 
 # Every variable Radar reads, with what it means (`radar --help` lists them; the README's
@@ -62,6 +64,8 @@ VARIABLES = {
     "RADAR_RELOAD_INTERVAL": "seconds between looks at the rules files (0: only on SIGHUP)",
     "RADAR_SLACK_NOT_RELEVANT": "Slack reactions that mark an alert not relevant",
     "RADAR_SLACK_RELEVANT": "Slack reactions that mark an alert relevant",
+    "RADAR_MAX_RETRY_AFTER": "most seconds a Slack or Telegram Retry-After is obeyed for",
+    "RADAR_BURST_LIMIT": "new alerts from one feed in one poll past which one summary is sent",
 }
 
 
@@ -87,6 +91,9 @@ class Settings:
     http_port: int | None = None  # None: no HTTP endpoint; 0: any free port
     http_host: str = DEFAULT_HTTP_HOST
     log_format: str = "text"
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    burst_limit: int = DEFAULT_BURST_LIMIT
+    parse_workers: int | None = None  # None: the cores less one (bot.parsepool)
 
     @property
     def console(self) -> bool:
@@ -108,6 +115,20 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
         raise ConfigError(f"{name}: expected a number, got {raw!r}") from exc
     if value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def _whole(env: Mapping[str, str], name: str) -> int | None:
+    """A whole number of at least 0, or None when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name}: must be at least 0, got {raw!r}")
     return value
 
 
@@ -205,4 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_port=_port(env.get("RADAR_HTTP_PORT")),
         http_host=(env.get("RADAR_HTTP_HOST") or "").strip() or DEFAULT_HTTP_HOST,
         log_format=_log_format(env.get("RADAR_LOG_FORMAT")),
+        max_retry_after=_number(env, "RADAR_MAX_RETRY_AFTER", DEFAULT_MAX_RETRY_AFTER, 1.0),
+        burst_limit=int(_number(env, "RADAR_BURST_LIMIT", DEFAULT_BURST_LIMIT, 1)),
+        parse_workers=_whole(env, "RADAR_PARSE_WORKERS"),
     )

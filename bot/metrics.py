@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot import __version__
-from bot.deliver.outbox import Blocked, Failed, Moved, Retry, SendResult, Sent
+from bot.deliver.outcome import Blocked, Failed, Held, Moved, Retry, SendResult, Sent
 from bot.deliver.route import kind_of
 from bot.errors import StorageError
 from bot.models import FeedSpec
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)
 SEND_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-SEND_OUTCOMES = ("sent", "retry", "failed", "blocked", "moved")
+SEND_OUTCOMES = ("sent", "retry", "failed", "held", "blocked", "moved")
 POLL_RESULTS = {"ok": "ok", "not modified": "not_modified", "unchanged body": "unchanged"}
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ def send_outcome(result: SendResult) -> str:
         return "moved"
     if isinstance(result, Blocked):
         return "blocked"
+    if isinstance(result, Held):
+        return "held"
     assert isinstance(result, Failed)
     return "failed"
 
@@ -101,7 +103,7 @@ class Metrics:
         )
         self.deliveries = Counter(
             "radar_deliveries",
-            "Sends by destination kind and outcome (sent, retry, failed, blocked, moved)",
+            "Sends by destination kind and outcome (sent, retry, failed, held, blocked, moved)",
             ["kind", "outcome"],
             registry=r,
         )

@@ -22,13 +22,11 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pickle import PicklingError
 from typing import Any
 
-from bot.errors import ConfigError
 from bot.parse import ParsedFeed, parse_feed
 
 log = logging.getLogger(__name__)
@@ -37,7 +35,6 @@ START_BYTES = 2_000_000  # bodies handed to parse before a worker is worth start
 MIN_BYTES = 8_000  # smaller bodies cost less to parse than to send to a worker
 QUEUED = 2  # bodies in hand per worker (one parsing, one waiting)
 IDLE = 30.0  # seconds without bodies after which workers stop and the count begins again
-ENV = "RADAR_PARSE_WORKERS"
 
 
 def default_workers() -> int:
@@ -47,19 +44,6 @@ def default_workers() -> int:
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(cores - 1, 0)
-
-
-def workers_from(env: Mapping[str, str]) -> int:
-    raw = (env.get(ENV) or "").strip()
-    if not raw:
-        return default_workers()
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{ENV}: expected a whole number, got {raw!r}") from exc
-    if value < 0:
-        raise ConfigError(f"{ENV}: must be at least 0, got {raw!r}")
-    return value
 
 
 class ParsePool:
@@ -87,10 +71,6 @@ class ParsePool:
         self._in_hand = 0
         self._last_body = time.monotonic()
         self._timer: threading.Timer | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ParsePool:
-        return cls(workers_from(os.environ if env is None else env))
 
     @property
     def started(self) -> bool:

@@ -229,6 +229,7 @@ class Service:
         recovered = await asyncio.to_thread(self.radar.outbox.recover)
         if recovered:
             log.info("recovered %d deliveries left in flight by a stopped process", recovered)
+        await self.radar.outbox.check_senders()
         self._fetcher = Fetcher(self.radar.settings.fetch)
         await asyncio.to_thread(self._schedule)
         self.scheduler.start()

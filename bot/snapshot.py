@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from bot import decide
 from bot.models import FeedSpec, FeedState
-from bot.storage import Delivery, Store, StoredItem, StoryRecord
+from bot.storage import Delivery, Hold, Store, StoredItem, StoryRecord
 from bot.types import AlertKind, DeliveryStatus
 
 LISTED_DELIVERIES = 20  # retrying and failed deliveries listed
@@ -68,6 +68,7 @@ class Snapshot:
     pending: dict[str, tuple[int, float]]  # kind -> (rows, created time of the oldest)
     failed: list[Delivery]
     retrying: list[Delivery]
+    held: list[Hold] = field(default_factory=list)  # services that cannot send at all
     subscribers: dict[str, list[int]] = field(default_factory=dict)
     chats: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -111,6 +112,7 @@ def take(
         pending=store.outbox.pending_by_kind(),
         failed=store.outbox.failed(limit=LISTED_DELIVERIES),
         retrying=store.outbox.retrying(limit=LISTED_DELIVERIES),
+        held=store.holds.all(),
         subscribers=store.subscriptions.by_topic(),
         chats=store.subscriptions.chat_count(),
         counts={

@@ -4,7 +4,7 @@
 `/unsubscribe TOPIC…|all`, `/list`. In groups only administrators may change subscriptions;
 with `TELEGRAM_ALLOWED_CHATS` set, other chats get a polite refusal to whatever they send, and
 without it a chat cannot subscribe once `TELEGRAM_MAX_CHATS` chats have. The shell in
-`bot.deliver.telegram` fetches what these functions need and carries out what they return
+`bot.deliver.telegram_commands` fetches what these functions need and carries out what they return
 (refusals at most once a day per chat).
 """
 

@@ -45,8 +45,10 @@ class Severity(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """An outbox row's state: waiting (or retrying), delivered, or failed for good."""
+    """An outbox row's state: waiting (or retrying), delivered, failed (until resent with
+    `radar deliveries retry`), or dropped by the operator (`radar deliveries drop`)."""
 
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    DROPPED = "dropped"

@@ -85,10 +85,11 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 0:  # hang up without answering (a timeout, from the client's side)
             self.close_connection = True
             return
-        data = json.dumps(body).encode()
+        raw_body = isinstance(body, bytes)  # not JSON at all (a proxy's HTML page)
+        data = body if raw_body else json.dumps(body).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html" if raw_body else "application/json")
             for name, value in extra.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
@@ -448,8 +449,9 @@ def _html_problem(text: str) -> str | None:
 
 
 class FakeSlack(FakeApi):
-    """Web API at `/api/<method>`: chat.postMessage with channels by name or id, and
-    reactions.get on the messages posted (`react` adds a user's reaction)."""
+    """Web API at `/api/<method>`: auth.test, chat.postMessage with channels by name or id,
+    and reactions.get on the messages posted (`react` adds a user's reaction). A wrong token
+    gets `invalid_auth`; `html_answers` posts get a proxy's HTML page (HTTP 200)."""
 
     def __init__(self, token: str = "xoxb-test-token-123456") -> None:
         super().__init__()
@@ -463,6 +465,7 @@ class FakeSlack(FakeApi):
         self.tolerance = 0.01
         self._ts = 1_700_000_000.0
         self.reactions: dict[tuple[str, str], dict[str, list[str]]] = {}  # message -> name -> users
+        self.html_answers = 0  # chat.postMessage calls still to answer with an HTML page (200)
 
     @property
     def api_url(self) -> str:
@@ -504,6 +507,14 @@ class FakeSlack(FakeApi):
                 time.sleep(self.hang_seconds)
                 return 0, None, {}
             return 503, {"ok": False, "error": "service_unavailable"}, {}
+        if method == "auth.test":
+            self._record(method, params, 200, headers)
+            return 200, {"ok": True, "user": "radar", "team": "Test", "user_id": "U1"}, {}
+        if method == "chat.postMessage" and self.html_answers > 0:
+            with self.lock:
+                self.html_answers -= 1
+            self._record(method, params, 200, headers)
+            return 200, b"<html><body>Please sign in to the proxy</body></html>", {}
         if method == "reactions.get":
             status, body, extra = self._reactions(params)
             self._record(method, params, status, headers)

@@ -19,7 +19,7 @@ from bot.app import Radar, build_senders, load_watchlist
 from bot.config import load_settings
 from bot.errors import ConfigError, FeedParseError
 from bot.parse import parse_feed
-from bot.parsepool import ParsePool, default_workers, workers_from
+from bot.parsepool import ParsePool, default_workers
 from bot.storage import Store
 
 PADDING = "<!-- " + "padding " * 1500 + "-->"  # a comment: bytes to carry, nothing to read
@@ -38,12 +38,13 @@ def _document(feed: int, items: int = 20) -> bytes:
 
 
 def test_workers_come_from_the_environment():
-    assert workers_from({}) == default_workers() == max((os.cpu_count() or 1) - 1, 0)
-    assert workers_from({"RADAR_PARSE_WORKERS": "0"}) == 0
-    assert workers_from({"RADAR_PARSE_WORKERS": "3"}) == 3
+    assert load_settings({}).parse_workers is None
+    assert default_workers() == max((os.cpu_count() or 1) - 1, 0)
+    assert load_settings({"RADAR_PARSE_WORKERS": "0"}).parse_workers == 0
+    assert load_settings({"RADAR_PARSE_WORKERS": "3"}).parse_workers == 3
     for wrong in ("two", "-1", "1.5"):
         with pytest.raises(ConfigError, match="RADAR_PARSE_WORKERS"):
-            workers_from({"RADAR_PARSE_WORKERS": wrong})
+            load_settings({"RADAR_PARSE_WORKERS": wrong})
 
 
 def test_a_worker_parses_what_parse_feed_parses():

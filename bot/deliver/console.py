@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.deliver.outbox import SendResult, Sent
+from bot.deliver.outcome import Held, SendResult, Sent
 from bot.format import AlertView, console_json, console_text
 from bot.untrusted import for_terminal, json_for_terminal
 
@@ -27,6 +27,9 @@ class ConsoleSender:
         return 0.0
 
     def share(self, instances: int) -> None:
+        return None
+
+    async def check(self) -> Held | None:
         return None
 
     async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:

@@ -18,56 +18,38 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from bot.deliver.route import CONSOLE, kind_of, target_of
+from bot.config import DEFAULT_BURST_LIMIT, DEFAULT_MAX_RETRY_AFTER
+from bot.deliver.outcome import (
+    Held,
+    HoldService,
+    Intent,
+    MarkFailed,
+    MarkSent,
+    MigrateChat,
+    Retry,
+    RetryAt,
+    SendResult,
+    Unsubscribe,
+    goes_on,
+    outcome,
+)
+from bot.deliver.route import CONSOLE, kind_of
+from bot.digest import Digest, DigestEntry
 from bot.errors import NotFound
 from bot.format import AlertView, RuleView
 from bot.rules import RuleSet
-from bot.storage import Delivery, Store
+from bot.storage import BurstMember, Delivery, Store, Transaction
 from bot.types import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
 LEASE_TTL = 90.0
-MAX_RETRY_DELAY = 900.0
 HEARTBEAT = 10.0
 VIEW_CACHE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    ref: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    error: str
-    after: float | None = None  # seconds the service asked us to wait; None: back off
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """Permanent: retrying cannot help (unknown channel, bad token, message refused)."""
-
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Blocked:
-    """The chat blocked the bot or removed it: unsubscribe it, drop what was pending."""
-
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Moved:
-    """The chat has a new id (a group became a supergroup): resend there."""
-
-    destination: str
-
-
-SendResult = Sent | Retry | Failed | Blocked | Moved
+MAX_DIGEST = 5000  # rows one summary stands for at most
+HOLD_RECHECK = 600.0  # a service on hold is tried again after this long (`radar run`)
 
 
 class Sender(Protocol):
@@ -83,15 +65,23 @@ class Sender(Protocol):
     async def send(self, destination: str, view: AlertView, parent_ref: str | None) -> SendResult:
         """Send one message; never raise for the service's own errors."""
 
+    async def check(self) -> Held | None:
+        """Ask the service once whether it will take messages at all (its token); None when
+        it will, or when it cannot be asked now."""
+
+
+@runtime_checkable
+class DigestSender(Protocol):
+    """A sender whose service is rate-limited, so that a burst goes to it as one summary
+    (the console has no such limit: it prints every alert)."""
+
+    async def send_digest(self, destination: str, digest: Digest) -> SendResult:
+        """Send one summary of a burst; never raise for the service's own errors."""
+
 
 class DeliveryObserver(Protocol):
     def delivery(self, destination: str, result: SendResult, seconds: float) -> None:
         """One send ended with `result` after `seconds` (metrics)."""
-
-
-def retry_delay(attempts: int, rng: random.Random) -> float:
-    """Exponential backoff with jitter: 5 s, 10 s, 20 s … up to 15 minutes."""
-    return float(min(5.0 * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY) * rng.uniform(0.8, 1.2))
 
 
 def process_owner() -> str:
@@ -137,6 +127,8 @@ class OutboxWorker:
         lease_ttl: float = LEASE_TTL,
         max_parallel: int = 256,
         rng: random.Random | None = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        burst_limit: int = DEFAULT_BURST_LIMIT,
     ) -> None:
         self.store = store
         self.ruleset = ruleset
@@ -151,13 +143,46 @@ class OutboxWorker:
         self.instances = 1
         self._views: dict[int, AlertView] = {}
         self.observer: DeliveryObserver | None = None
+        self.max_retry_after = max_retry_after
+        self.burst_limit = burst_limit
+        self.held: dict[str, tuple[str, float]] = {}  # service -> (why, until when)
+        self._stored_holds: set[str] = set()  # services on hold in the database
 
     def recover(self) -> int:
         """Release rows left in flight by processes of this host that died, and join the
         instances (so others know this one's leases are alive)."""
         freed = self.store.instances.recover(owner_is_dead, self.clock())
         self.instances = self.store.instances.heartbeat(self.owner, self.clock())
+        self._stored_holds = {hold.service for hold in self.store.holds.all()}
         return freed
+
+    async def check_senders(self) -> None:
+        """Ask each service once whether it takes messages; one that will not (a wrong token)
+        is put on hold, with its rows kept, and the log says why."""
+        for service, sender in self.senders.items():
+            try:
+                problem = await sender.check()
+            except Exception as exc:  # a check must never stop delivery
+                log.warning("cannot check %s: %r", service, exc)
+                continue
+            if problem is None:
+                if service in self._stored_holds:
+                    await asyncio.to_thread(self.store.holds.release, service)
+                    self._stored_holds.discard(service)
+                    log.info("%s accepts messages again: its held deliveries go out", service)
+                continue
+            await asyncio.to_thread(self.store.holds.hold, service, problem.reason, self.clock())
+            self._stored_holds.add(service)
+            self._hold(service, problem.reason)
+
+    def _hold(self, service: str, reason: str) -> None:
+        if service not in self.held or self.held[service][0] != reason:
+            log.error("%s deliveries are on hold (kept, sent once fixed): %s", service, reason)
+        self.held[service] = (reason, self.clock() + HOLD_RECHECK)
+
+    def _is_held(self, destination: str) -> bool:
+        hold = self.held.get(kind_of(destination))
+        return hold is not None and hold[1] > self.clock()
 
     async def deliver_due(self) -> DeliveryStats:
         """Send everything that is due now, destination by destination, then return."""
@@ -239,7 +264,9 @@ class OutboxWorker:
         return [
             d
             for d in due
-            if d.destination not in self._active and kind_of(d.destination) in self.senders
+            if d.destination not in self._active
+            and kind_of(d.destination) in self.senders
+            and not self._is_held(d.destination)
         ]
 
     @staticmethod
@@ -271,6 +298,8 @@ class OutboxWorker:
         the destinations that are ready, instead of being held by ones that must wait."""
         destination = delivery.destination
         sender = self.senders[kind_of(destination)]
+        if self._is_held(destination):
+            return False
         await sender.wait_turn(destination)
         # Another instance, or this process before a restart, may have written to this
         # destination a moment ago: keep the service's spacing from that message too.
@@ -280,79 +309,140 @@ class OutboxWorker:
             await asyncio.sleep(min(wait, gap))
         async with self._slots:
             now = self.clock()
-            if not await asyncio.to_thread(
-                self.store.outbox.claim, delivery.id, self.owner, now, self.lease_ttl
-            ):
+            if self._is_held(destination):
                 return False
-            view = await asyncio.to_thread(self.view, delivery)
+            rows, message = await asyncio.to_thread(self._claim, sender, delivery, now)
+            if not rows:
+                return False
             parent_ref = await asyncio.to_thread(self._parent_ref, delivery)
             started = time.monotonic()
             try:
-                result = await sender.send(delivery.destination, view, parent_ref)
+                if isinstance(message, Digest):
+                    assert isinstance(sender, DigestSender)
+                    result = await sender.send_digest(destination, message)
+                else:
+                    result = await sender.send(destination, message, parent_ref)
             except Exception as exc:  # a sender bug must not lose the row
                 log.exception("sending to %s failed", delivery.destination)
                 result = Retry(f"unexpected error: {exc!r}")
             seconds = time.monotonic() - started
-            go_on = await asyncio.to_thread(self._record, delivery, result)
+            go_on = await asyncio.to_thread(self._record, rows, result)
             if self.observer is not None:  # once recorded, so metrics and the database agree
                 self.observer.delivery(destination, result, seconds)
             return go_on
 
-    def _record(self, delivery: Delivery, result: SendResult) -> bool:
+    def _claim(
+        self, sender: Sender, delivery: Delivery, now: float
+    ) -> tuple[list[Delivery], AlertView | Digest]:
+        """Lease the row, or every row of its burst (more than `burst_limit` alerts and
+        follow-ups from one poll of one feed) to go as one summary; no rows when another owner
+        has them."""
+        if isinstance(sender, DigestSender) and self.burst_limit:
+            members = self.store.outbox.burst(delivery, now, limit=MAX_DIGEST)
+            if len(members) > self.burst_limit:
+                ids = [m.delivery.id for m in members]
+                held = self.store.outbox.claim_all(ids, self.owner, now, self.lease_ttl)
+                kept = [m for m in members if m.delivery.id in held]
+                if len(kept) > 1:
+                    log.info(
+                        "%d alerts from one poll of %s to %s go as one summary",
+                        len(kept),
+                        kept[0].outlet,
+                        delivery.destination,
+                    )
+                    return [m.delivery for m in kept], self._digest(kept)
+                if kept:
+                    return [kept[0].delivery], self.view(kept[0].delivery)
+                return [], self.view(delivery)
+        if not self.store.outbox.claim(delivery.id, self.owner, now, self.lease_ttl):
+            return [], self.view(delivery)
+        return [delivery], self.view(delivery)
+
+    def _digest(self, members: list[BurstMember]) -> Digest:
+        rule_ids = dict.fromkeys(r for m in members for r in m.rules)
+        titles = tuple(rule.title if (rule := self.ruleset.by_id(r)) else r for r in rule_ids)
+        entries = tuple(DigestEntry(m.title, m.link) for m in members)
+        return Digest(members[0].outlet, titles, entries)
+
+    def _record(self, rows: list[Delivery], result: SendResult) -> bool:
+        """Apply what the result means to the rows (one, or a burst's), in one transaction;
+        log and count it."""
         now = self.clock()
-        if isinstance(result, Sent):
-            self.store.outbox.finish(
-                delivery.id, status=DeliveryStatus.SENT, now=now, ref=result.ref
-            )
-            self.stats.sent += 1
-            self.stats.by_destination[delivery.destination] = (
-                self.stats.by_destination.get(delivery.destination, 0) + 1
-            )
-            return True
-        if isinstance(result, Retry):
-            wait = (
-                result.after
-                if result.after is not None
-                else retry_delay(delivery.attempts + 1, self.rng)
-            )
-            self.store.outbox.finish(
-                delivery.id,
-                status=DeliveryStatus.PENDING,
-                now=now,
-                error=result.error,
-                retry_at=now + wait,
-            )
-            self.stats.retried += 1
-            log.warning(
-                "delivery to %s will be retried in %.0fs: %s",
-                delivery.destination,
-                wait,
-                result.error,
-            )
-            return False
-        if isinstance(result, Moved):
-            log.warning("%s moved to %s; following it", delivery.destination, result.destination)
-            self.store.outbox.finish(
-                delivery.id, status=DeliveryStatus.PENDING, now=now, error=None, retry_at=now
-            )
-            old_chat, new_chat = target_of(delivery.destination), target_of(result.destination)
-            self.store.migrate_chat(int(old_chat), int(new_chat), now)
-            return False
-        if isinstance(result, Blocked):
-            log.warning("%s: %s; unsubscribing it", delivery.destination, result.error)
-            self.store.outbox.finish(
-                delivery.id, status=DeliveryStatus.FAILED, now=now, error=result.error
-            )
-            self.store.subscriptions.forget(int(target_of(delivery.destination)))
-            self.store.outbox.drop_pending(delivery.destination, result.error)
-            self.stats.failed += 1
-            return False
-        self.store.outbox.finish(
-            delivery.id, status=DeliveryStatus.FAILED, now=now, error=result.error
+        intent = outcome(
+            result, rows[0], now, jitter=self.rng.uniform(0.8, 1.2), max_wait=self.max_retry_after
         )
-        self.stats.failed += 1
-        log.error("delivery to %s failed permanently: %s", delivery.destination, result.error)
-        return True
+        with self.store.transaction() as tx:
+            self._apply(tx, rows, intent, now)
+        self._tell(rows, intent)
+        return goes_on(intent)
+
+    def _apply(self, tx: Transaction, rows: list[Delivery], intent: Intent, now: float) -> None:
+        service = kind_of(rows[0].destination)
+        ids = [row.id for row in rows]
+        match intent:
+            case MarkSent(ref):
+                for row in ids:
+                    tx.outbox.finish(row, status=DeliveryStatus.SENT, now=now, ref=ref)
+                if service in self._stored_holds:
+                    tx.holds.release(service)
+            case RetryAt(error, at):
+                for row in ids:
+                    tx.outbox.finish(
+                        row, status=DeliveryStatus.PENDING, now=now, error=error, retry_at=at
+                    )
+            case HoldService(_, reason):
+                for row in ids:
+                    tx.outbox.finish(
+                        row, status=DeliveryStatus.PENDING, now=now, error=reason, retry_at=now
+                    )
+                tx.holds.hold(service, reason, now)
+            case MigrateChat(old_chat, new_chat):
+                for row in ids:
+                    tx.outbox.finish(
+                        row, status=DeliveryStatus.PENDING, now=now, error=None, retry_at=now
+                    )
+                tx.migrate_chat(old_chat, new_chat, now)
+            case Unsubscribe(chat_id, error):
+                for row in ids:
+                    tx.outbox.finish(row, status=DeliveryStatus.FAILED, now=now, error=error)
+                tx.subscriptions.forget(chat_id)
+                tx.outbox.drop_pending(rows[0].destination, error)
+            case MarkFailed(error):
+                for row in ids:
+                    tx.outbox.finish(row, status=DeliveryStatus.FAILED, now=now, error=error)
+
+    def _tell(self, rows: list[Delivery], intent: Intent) -> None:
+        """Log and count an applied intent."""
+        destination, count = rows[0].destination, len(rows)
+        match intent:
+            case MarkSent():
+                self._stored_holds.discard(kind_of(destination))
+                self.held.pop(kind_of(destination), None)
+                self.stats.sent += count
+                self.stats.by_destination[destination] = (
+                    self.stats.by_destination.get(destination, 0) + count
+                )
+            case RetryAt(error, _, wait, asked):
+                self.stats.retried += 1
+                if asked is not None:
+                    log.warning(
+                        "%s asked to wait %.0fs; waiting %.0fs (RADAR_MAX_RETRY_AFTER)",
+                        destination,
+                        asked,
+                        wait,
+                    )
+                log.warning("delivery to %s will be retried in %.0fs: %s", destination, wait, error)
+            case HoldService(service, reason):
+                self._stored_holds.add(service)
+                self._hold(service, reason)
+            case MigrateChat(_, new_chat):
+                log.warning("%s moved to telegram:%s; following it", destination, new_chat)
+            case Unsubscribe(_, error):
+                self.stats.failed += count
+                log.warning("%s: %s; unsubscribing it", destination, error)
+            case MarkFailed(error):
+                self.stats.failed += count
+                log.error("delivery to %s failed permanently: %s", destination, error)
 
     def _parent_ref(self, delivery: Delivery) -> str | None:
         if delivery.parent_id is None:

@@ -7,18 +7,30 @@ this package imports SQLAlchemy or names a table.
     records.py     the records returned           store.py    Store and Transaction
     feeds.py  items.py  stories.py  outbox.py (alerts and deliveries)  instances.py
     subscriptions.py (chats, topics and meta)     archive.py  retention of the item archive
-    verdicts.py users' verdicts on alerts
+    verdicts.py users' verdicts on alerts       holds.py  services that cannot send
     migrations/ Alembic: runner, env, versions
 """
 
 from bot.storage.archive import Pruned
 from bot.storage.migrations import Migrations, SchemaChange
-from bot.storage.records import AlertRecord, Delivery, StoredItem, StoryRecord, VerdictRecord
+from bot.storage.records import (
+    AlertRecord,
+    BurstMember,
+    Delivery,
+    DeliveryLine,
+    Hold,
+    StoredItem,
+    StoryRecord,
+    VerdictRecord,
+)
 from bot.storage.store import Store, Transaction
 
 __all__ = [
     "AlertRecord",
+    "BurstMember",
     "Delivery",
+    "DeliveryLine",
+    "Hold",
     "Migrations",
     "Pruned",
     "SchemaChange",

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from bot.storage import records
 from bot.storage.engine import Repository, chunks, inserted_id
-from bot.storage.records import AlertRecord, Delivery, Matches
-from bot.storage.schema import alerts, outbox
+from bot.storage.records import AlertRecord, BurstMember, Delivery, DeliveryLine, Matches
+from bot.storage.schema import alerts, items, outbox
 from bot.types import AlertKind, DeliveryStatus
 
 PENDING, SENT, FAILED = DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.FAILED
+DROPPED = DeliveryStatus.DROPPED
 
 
 class Alerts(Repository):
@@ -319,3 +320,134 @@ class Outbox(Repository):
                 have, first = found.get(kind, (0, oldest))
                 found[kind] = (have + count, min(first, oldest))
         return found
+
+    def lines(
+        self,
+        statuses: Sequence[DeliveryStatus],
+        *,
+        destination: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryLine]:
+        """Rows in these states, oldest first, with their alerts' headlines."""
+        query = (
+            sa.select(
+                outbox.c.id,
+                outbox.c.destination,
+                outbox.c.status,
+                outbox.c.attempts,
+                outbox.c.error,
+                sa.func.coalesce(items.c.title, "(item removed)").label("headline"),
+                outbox.c.created,
+                outbox.c.next_attempt,
+            )
+            .select_from(
+                outbox.join(alerts, alerts.c.id == outbox.c.alert_id).outerjoin(
+                    items, items.c.id == alerts.c.item_id
+                )
+            )
+            .where(_chosen(statuses, destination, since))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [records.delivery_line(r) for r in conn.execute(query)]
+
+    def resend(
+        self, now: float, *, destination: str | None = None, since: float | None = None
+    ) -> int:
+        """Failed rows become pending, due now (the next run sends them); how many."""
+        with self._db.write() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(_chosen([FAILED], destination, since))
+                .values(status=PENDING.value, next_attempt=now, error=None)
+            )
+            return done.rowcount
+
+    def drop(
+        self,
+        statuses: Sequence[DeliveryStatus],
+        now: float,
+        *,
+        destination: str | None = None,
+        since: float | None = None,
+    ) -> int:
+        """Rows in these states (not in flight) are dropped: never sent; how many."""
+        with self._db.write() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(_chosen(statuses, destination, since), _free(now))
+                .values(status=DROPPED.value, error="dropped by the operator")
+            )
+            return done.rowcount
+
+    def burst(self, head: Delivery, now: float, *, limit: int) -> list[BurstMember]:
+        """The due, pending rows for `head`'s destination that the same poll made (alerts and
+        follow-ups of the same feed, stored at the same time), `head` first, oldest first."""
+        made = outbox.join(alerts, alerts.c.id == outbox.c.alert_id).join(
+            items, items.c.id == alerts.c.item_id
+        )
+        with self._db.read() as conn:
+            poll = conn.execute(
+                sa.select(outbox.c.created, items.c.feed_url)
+                .select_from(made)
+                .where(outbox.c.id == head.id)
+            ).first()
+            if poll is None:
+                return []
+            rows = conn.execute(
+                sa.select(outbox, items.c.title, items.c.link, items.c.outlet, alerts.c.rules)
+                .select_from(made)
+                .where(
+                    outbox.c.destination == head.destination,
+                    outbox.c.status == PENDING.value,
+                    outbox.c.created == poll.created,
+                    outbox.c.next_attempt <= now,
+                    _free(now),
+                    items.c.feed_url == poll.feed_url,
+                )
+                .order_by(outbox.c.id)
+                .limit(limit)
+            )
+            return [records.burst_member(r) for r in rows]
+
+    def claim_all(self, ids: Sequence[int], owner: str, now: float, ttl: float) -> set[int]:
+        """Lease these pending rows for `ttl` seconds; the ids this owner now holds."""
+        with self._db.write() as conn:
+            held: set[int] = set()
+            for chunk in chunks(ids):
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(chunk), outbox.c.status == PENDING.value, _free(now))
+                    .values(
+                        lease_owner=owner, lease_until=now + ttl, attempts=outbox.c.attempts + 1
+                    )
+                )
+                held.update(
+                    conn.scalars(
+                        sa.select(outbox.c.id).where(
+                            outbox.c.id.in_(chunk), outbox.c.lease_owner == owner
+                        )
+                    )
+                )
+            return held
+
+
+def _chosen(
+    statuses: Sequence[DeliveryStatus], destination: str | None, since: float | None
+) -> sa.ColumnElement[bool]:
+    """Rows in these states, of one destination (`slack:#x`) or service (`slack`) or any,
+    created since a time (or ever)."""
+    condition: sa.ColumnElement[bool] = outbox.c.status.in_([s.value for s in statuses])
+    if destination is not None:
+        condition = sa.and_(
+            condition,
+            sa.or_(
+                outbox.c.destination == destination,
+                outbox.c.destination.startswith(f"{destination}:", autoescape=True),
+            ),
+        )
+    if since is not None:
+        condition = sa.and_(condition, outbox.c.created >= since)
+    return condition

@@ -155,6 +155,19 @@ def alert(row: Any) -> AlertRecord:
     )
 
 
+def delivery_line(row: Any) -> DeliveryLine:
+    return DeliveryLine(
+        row.id,
+        row.destination,
+        DeliveryStatus(row.status),
+        row.attempts,
+        row.error,
+        row.headline,
+        row.created,
+        row.next_attempt,
+    )
+
+
 def delivery(row: Any) -> Delivery:
     return Delivery(
         row.id,
@@ -167,3 +180,41 @@ def delivery(row: Any) -> Delivery:
         row.ref,
         row.error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A service that cannot send at all, why, and since when."""
+
+    service: str
+    reason: str
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLine:
+    """An outbox row as `radar deliveries` lists it: with its alert's headline."""
+
+    id: int
+    destination: str
+    status: DeliveryStatus
+    attempts: int
+    error: str | None
+    headline: str
+    created: float
+    next_attempt: float
+
+
+@dataclass(frozen=True, slots=True)
+class BurstMember:
+    """A pending row of a burst, with what a summary lists of its alert."""
+
+    delivery: Delivery
+    title: str
+    link: str | None
+    outlet: str
+    rules: tuple[str, ...]
+
+
+def burst_member(row: Any) -> BurstMember:
+    return BurstMember(delivery(row), row.title, row.link, row.outlet, tuple(row.rules or ()))

@@ -1,7 +1,7 @@
 """`Store`, the database behind every stage, and `Transaction`, several changes made at once.
 
 Both reach the same domain repositories (`feeds`, `items`, `stories`, `alerts`, `outbox`,
-`instances`, `subscriptions`, `meta`, `archive`, `verdicts`). On the store each call is its own short transaction;
+`instances`, `subscriptions`, `meta`, `archive`, `verdicts`, `holds`). On the store each call is its own short transaction;
 on a transaction every call joins it, and all of it is committed when the block ends.
 """
 
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from bot.storage.archive import Archive
 from bot.storage.engine import Bound, Connector, Database
 from bot.storage.feeds import Feeds
+from bot.storage.holds import Holds
 from bot.storage.instances import Instances
 from bot.storage.items import Items
 from bot.storage.migrations import Migrations, SchemaChange
@@ -42,6 +43,7 @@ class _Domains:
         self.meta = Meta(db)
         self.archive = Archive(db)
         self.verdicts = Verdicts(db)
+        self.holds = Holds(db)
 
 
 class Transaction(_Domains):
@@ -50,6 +52,12 @@ class Transaction(_Domains):
     def __init__(self, bound: Bound) -> None:
         super().__init__(bound)
         self._conn = bound.conn
+
+    def migrate_chat(self, old: int, new: int, now: float) -> None:
+        """A Telegram group became a supergroup: its subscriptions and pending rows follow
+        the new chat id."""
+        self.subscriptions.move(old, new, now, kind="supergroup")
+        self.outbox.reroute(_telegram(old), _telegram(new))
 
     def _lock_ingest(self) -> None:
         """Serialise story merging across processes (SQLite already has one writer)."""
@@ -118,5 +126,4 @@ class Store(_Domains):
         """A Telegram group became a supergroup: its subscriptions and pending rows follow
         the new chat id, all at once."""
         with self.transaction() as tx:
-            tx.subscriptions.move(old, new, now, kind="supergroup")
-            tx.outbox.reroute(_telegram(old), _telegram(new))
+            tx.migrate_chat(old, new, now)
