@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from feedserver import Reply, now_rfc822, reply, rss
-from helpers import cli, environment, write_feeds, write_rules
+from helpers import cli, environment, stored, write_feeds, write_rules
 
 from bot import logs
 from bot.storage import Store
@@ -139,14 +138,15 @@ def test_a_proxy_echoing_the_token_percent_encoded_leaks_it_nowhere(
     assert run.returncode == 0, run.stderr
     status = cli(["status"], env)
     as_json = cli(["status", "--json"], env)
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        stored = " ".join(str(row) for row in db.execute("SELECT error FROM outbox"))
-    assert stored.strip(), "the failed delivery is recorded"
+    errors = " ".join(
+        str(d.error) for d in stored(env["RADAR_DB"], lambda store: store.outbox.all())
+    )
+    assert errors.strip(), "the failed delivery is recorded"
     for where, text in {
         "run": run.stdout + run.stderr,
         "status": status.stdout + status.stderr,
         "status --json": as_json.stdout,
-        "outbox": stored,
+        "outbox": errors,
     }.items():
         assert not _leaks(text, TOKEN), where
 
