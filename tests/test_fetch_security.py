@@ -122,6 +122,7 @@ def _limit_address_space() -> None:
         (["deflate"], GIB // 4, "larger than the 10 MB limit (decompressed body kept coming)"),
     ],
 )
+@pytest.mark.slow
 def test_a_compression_bomb_is_refused_with_bounded_memory(feed_server, encodings, decoded, error):
     body = bomb(encodings, decoded)
     url = feed_server.set(

@@ -45,6 +45,7 @@ def test_run_once_on_postgresql(tmp_path, feed_server, pg_schema_url):
         store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
     telegram = FakeTelegram().start()

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from feedserver import Reply, now_rfc822, reply, rss
-from helpers import cli, environment, stored, write_feeds, write_rules
+from helpers import cli, environment, in_process, stored, write_feeds, write_rules
 
 from bot import logs
 from bot.storage import Store
@@ -136,8 +136,8 @@ def test_a_proxy_echoing_the_token_percent_encoded_leaks_it_nowhere(
 
     run = cli(["-vv", "run", "--once"], env)
     assert run.returncode == 0, run.stderr
-    status = cli(["status"], env)
-    as_json = cli(["status", "--json"], env)
+    status = in_process(["status"], env)
+    as_json = in_process(["status", "--json"], env)
     errors = " ".join(
         str(d.error) for d in stored(env["RADAR_DB"], lambda store: store.outbox.all())
     )
@@ -179,9 +179,9 @@ def test_feed_url_credentials_are_used_but_never_shown(tmp_path, feed_server):
     assert TITLE in run.stdout, "the credentials were sent"
     shown = feed_server.url("/broken.xml").replace("http://", "http://***@")
     assert f"feed {shown}: HTTP 500" in run.stderr
-    status = cli(["status"], env)
-    as_json = cli(["status", "--json"], env)
-    check = cli(["rules", "check"], env)
+    status = in_process(["status"], env)
+    as_json = in_process(["status", "--json"], env)
+    check = in_process(["rules", "check"], env)
     for text in (run.stdout + run.stderr, status.stdout, as_json.stdout, check.stdout):
         assert "hunter22" not in text
     assert shown in as_json.stdout

@@ -122,14 +122,14 @@ def test_radar_run_once_as_a_subprocess(tmp_path, feed_server):
     assert OTHER not in result.stdout
     assert "1 alert" in result.stderr
 
-    result = cli(["run", "--once", "--json"], env)
+    result = in_process(["run", "--once", "--json"], env)
     assert result.returncode == 0
     assert result.stdout.strip() == ""
 
     feed_server.set(
         "/wire.xml", static(rss([_item("China adds export controls on gallium for chips", "c")]))
     )
-    result = cli(["run", "--once", "--json"], env)
+    result = in_process(["run", "--once", "--json"], env)
     [line] = result.stdout.splitlines()
     assert json.loads(line)["title"] == "China adds export controls on gallium for chips"
 

@@ -49,6 +49,7 @@ def _wait(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_radar_run_alerts_and_stops_gracefully_on_sigterm(tmp_path, feed_server):
     url = feed_server.set("/feed.xml", static(rss(distinct_items(2))))
     feeds = write_feeds(
@@ -71,6 +72,7 @@ def test_radar_run_alerts_and_stops_gracefully_on_sigterm(tmp_path, feed_server)
     assert len(feed_server.hits("/feed.xml")) == 1, "one poll at start, the next one 30 s later"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_sigkill_during_delivery_loses_nothing_and_repeats_only_unrecorded_sends(
     tmp_path, feed_server
