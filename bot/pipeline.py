@@ -9,7 +9,8 @@ place in the feeds file, then the item's place in the feed), so the same input a
 same stories, alerts and headlines, whatever order the polls finished in. Alerts are written to
 the outbox in the same transaction as the items they are about, before anything is sent; a
 feed's state (validators, body hash) is saved with its last item, so a crash before then makes
-the next poll read the feed again and lose nothing.
+the next poll read the feed again and lose nothing. What a poll carries from one step to the
+next (`Prepared`, `PolledItem`, `PollReport`) is in `bot.polls`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from bot import decide, merge
@@ -32,96 +33,18 @@ from bot.fetch import Fetcher, read_local
 from bot.models import FeedSpec, FeedState, FetchResult, Item, ItemMatches
 from bot.parse import ParsedFeed, parse_feed
 from bot.plan import plan_alerts
-from bot.rules import Rule, RuleSet
+from bot.polls import ActiveRules, PolledItem, PollReport, Prepared, matches_json
+from bot.rules import RuleSet
 from bot.storage import Store, Transaction
 from bot.types import AlertKind
 from bot.types import ItemVerdict as Verdict
+
+__all__ = ["Pipeline", "PollReport", "Prepared"]
 
 log = logging.getLogger(__name__)
 
 
 COMMIT_CHUNK = 200  # items per write transaction while committing
-
-
-@dataclass(slots=True)
-class PollReport:
-    """What one poll did, for logs, `radar run --once` and tests."""
-
-    url: str
-    status: str = "ok"
-    error: str | None = None
-    name: str | None = None  # the feed's name in the feeds file
-    items: int = 0
-    new: int = 0
-    recorded: int = 0
-    alerts: list[int] = field(default_factory=list)
-    followups: list[int] = field(default_factory=list)
-    unrouted: list[int] = field(default_factory=list)  # alerts that found no destination
-    state: FeedState | None = None
-    wire_bytes: int = 0
-    seconds: float = 0.0
-
-    @property
-    def label(self) -> str:
-        """How logs name the feed: its name, else its URL or path."""
-        return self.name or self.url
-
-
-def matches_json(matches: ItemMatches) -> dict[str, list[dict[str, str]]]:
-    return {
-        m.rule_id: [
-            {"term": h.term, "field": h.field, "text": h.text, "kind": h.kind} for h in m.hits
-        ]
-        for m in matches.rules
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveRules:
-    """The rules a poll is matched and merged with, and their version (what an alert records
-    as the rules that produced it). A reload swaps in a new one; a poll keeps the one it
-    started with."""
-
-    ruleset: RuleSet
-    version: str = ""
-    kinds: Mapping[str, str | None] = field(default_factory=dict)
-    with_content: bool = False
-
-    @classmethod
-    def of(cls, ruleset: RuleSet, version: str = "") -> ActiveRules:
-        return cls(
-            ruleset,
-            version,
-            {a.id: a.kind for a in ruleset.actors.values()},
-            any("content" in r.fields for r in ruleset.rules),
-        )
-
-    def rules(self, rule_ids: Sequence[str]) -> list[Rule]:
-        return [r for r in (self.ruleset.by_id(i) for i in rule_ids) if r is not None]
-
-
-@dataclass(frozen=True, slots=True)
-class PolledItem:
-    """A new or recorded item of a poll, matched (outside the write lock) when it may alert."""
-
-    decision: ItemDecision
-    position: int
-    matches: ItemMatches | None = None
-    features: merge.Features | None = None
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A poll ready to commit: its report, its items, and the feed state to save with them."""
-
-    spec: FeedSpec
-    report: PollReport
-    state: FeedState
-    items: list[PolledItem] = field(default_factory=list)
-    order: int = 0  # the feed's place in the feeds file
-    now: float = 0.0
-    saved: bool = False  # its state is saved (nothing of it is left to commit)
-    rules: ActiveRules | None = None  # the rules it was matched with
 
 
 class Pipeline:

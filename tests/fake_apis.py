@@ -101,6 +101,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST
 
 
+# How often the serving thread checks for `stop()`: a stop waits this long, not the default 0.5 s.
+STOP_POLL = 0.01
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -120,7 +124,9 @@ class FakeApi(ABC):
         self.changed = threading.Condition(self.lock)  # notified on every call
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.api = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True
+        )
 
     @property
     def base(self) -> str:

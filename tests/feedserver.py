@@ -157,6 +157,10 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+# How often the serving thread checks for `stop()`: a stop waits this long, not the default 0.5 s.
+STOP_POLL = 0.01
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -172,7 +176,9 @@ class FeedServer:
         self.lock = threading.Lock()
         self._server = _Server((host, 0), _Handler)
         self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True
+        )
 
     @property
     def base(self) -> str:

@@ -1,22 +1,27 @@
-"""Helpers shared by the tests: configuration folders, one-cycle runs, the CLI as a subprocess."""
+"""Helpers shared by the tests: configuration folders, one-cycle runs, the CLI in-process or as
+a subprocess, reads through the Store API."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from feedserver import now_rfc822, rss, static
 
+from bot import cli as radar_cli
 from bot.app import CycleReport, Radar, build_senders, load_watchlist
 from bot.config import load_settings
 from bot.models import FetchLimits
@@ -176,13 +181,52 @@ def run_once(
     return report, printed
 
 
+RADAR_PREFIXES = ("RADAR_", "SLACK_", "TELEGRAM_")
+
+
+def in_process(args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`radar ARGS` as `bot.cli.main` in this process, run from the checkout with only these
+    Radar variables set: its exit code and what it wrote to standard output and error. The
+    environment, working directory and logging set-up are restored afterwards."""
+    out, err = io.StringIO(), io.StringIO()
+    with _isolated(env), redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = radar_cli.main(args)
+        except SystemExit as exc:  # argparse refuses the arguments
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    return subprocess.CompletedProcess(["radar", *args], code, out.getvalue(), err.getvalue())
+
+
+@contextmanager
+def _isolated(env: Mapping[str, str]) -> Iterator[None]:
+    saved_env, cwd = dict(os.environ), Path.cwd()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    loggers = [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    levels = {lg.name: lg.level for lg in loggers}
+    for name in [n for n in os.environ if n.startswith(RADAR_PREFIXES)]:
+        del os.environ[name]
+    os.environ.update(env)
+    os.chdir(ROOT)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, saved in levels.items():
+            logging.getLogger(name).setLevel(saved)
+
+
 def cli(
     args: list[str], env: Mapping[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """`python -m bot ARGS` in a subprocess with only these Radar variables set."""
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("RADAR_", "SLACK_", "TELEGRAM_"))
-    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(RADAR_PREFIXES)}
     clean.update(env)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -219,11 +263,19 @@ def commit_all(folder: Path, message: str) -> str:
     return git(folder, "rev-parse", "HEAD")
 
 
-def recorded_refs(db_url: str) -> set[str]:
-    """The message references of outbox rows recorded as sent."""
+T = TypeVar("T")
+
+
+def stored(db_url: str, read: Callable[[Store], T]) -> T:
+    """What `read` gets through the Store API from the database at `db_url`."""
     store = Store(db_url)
     try:
-        sent = store.outbox.with_status(DeliveryStatus.SENT)
+        return read(store)
     finally:
         store.close()
+
+
+def recorded_refs(db_url: str) -> set[str]:
+    """The message references of outbox rows recorded as sent."""
+    sent = stored(db_url, lambda store: store.outbox.with_status(DeliveryStatus.SENT))
     return {d.ref for d in sent if d.ref is not None}

@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import itertools
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator
 
 import pytest
 from fake_apis import FakeSlack, FakeTelegram
 from feedserver import now_rfc822, rss, static
-from helpers import CHIP_RULE, cli, environment, run_once, write_feeds, write_rules
+from helpers import (
+    CHIP_RULE,
+    cli,
+    environment,
+    in_process,
+    run_once,
+    stored,
+    write_feeds,
+    write_rules,
+)
+
+from bot.types import DeliveryStatus
 
 TRAVEL_RULE = {
     "id": "travel-guidance",
@@ -86,11 +96,15 @@ def _setup(
     return env
 
 
+def _db(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'radar.db'}"
+
+
 def _outbox(tmp_path) -> list[tuple]:
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        return db.execute(
-            "SELECT destination, status, error, ref FROM outbox ORDER BY id"
-        ).fetchall()
+    return [
+        (d.destination, d.status, d.error, d.ref)
+        for d in stored(_db(tmp_path), lambda store: store.outbox.all())
+    ]
 
 
 # -- Slack ---------------------------------------------------------------------------------
@@ -213,8 +227,7 @@ def test_slack_429_is_retried_after_the_time_it_asks(tmp_path, feed_server, slac
     [(destination, status, error, _)] = _outbox(tmp_path)
     assert (destination, status) == ("slack:#export-controls", "pending")
     assert "retry after 30s" in error
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        next_attempt = db.execute("SELECT next_attempt FROM outbox").fetchone()[0]
+    next_attempt = stored(_db(tmp_path), lambda store: store.outbox.all())[0].next_attempt
     assert next_attempt >= time.time() + 25
 
 
@@ -229,7 +242,7 @@ def test_unknown_slack_channel_is_a_permanent_failure_shown_in_status(tmp_path, 
     write_rules(tmp_path / "rules", rules=[rule, TRAVEL_RULE])
     report, _ = run_once(env)
     assert report.delivered.failed == 1
-    status = cli(["status"], env)
+    status = in_process(["status"], env)
     assert "FAILED slack:#nowhere" in status.stdout
     assert "channel_not_found" in status.stdout
 
@@ -250,7 +263,7 @@ def test_slack_outage_then_recovery_delivers_everything_in_order(tmp_path, feed_
     report, _ = run_once(env)
     assert report.delivered.sent == 0 and report.delivered.retried == 1
     assert all(status == "pending" for _, status, _, _ in _outbox(tmp_path))
-    status = cli(["status"], env)
+    status = in_process(["status"], env)
     assert "retrying slack:#export-controls" in status.stdout
     assert "service_unavailable" in status.stdout
 
@@ -295,7 +308,7 @@ def test_telegram_commands_subscribe_and_alerts_follow(tmp_path, feed_server, te
     telegram.command(chat, "/unsubscribe all")
     run_once(env)
     assert "Unsubscribed from everything." in telegram.messages_to(chat)[-1]["text"]
-    assert cli(["status"], env).stdout.count("Subscribers: 0 chats") == 0
+    assert in_process(["status"], env).stdout.count("Subscribers: 0 chats") == 0
 
 
 def test_telegram_topics_keyboard_toggles(tmp_path, feed_server, telegram):
@@ -311,10 +324,7 @@ def test_telegram_topics_keyboard_toggles(tmp_path, feed_server, telegram):
     assert edits and "✅" in str(edits[-1].params["reply_markup"])
     answers = [c for c in telegram.calls if c.method == "answerCallbackQuery"]
     assert answers[-1].params["text"] == "Subscribed to chip-export"
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        assert db.execute("SELECT chat_id, topic FROM subscriptions").fetchall() == [
-            (900, "chip-export")
-        ]
+    assert stored(_db(tmp_path), lambda store: store.subscriptions.all()) == [(900, "chip-export")]
 
 
 def test_in_groups_only_administrators_change_subscriptions(tmp_path, feed_server, telegram):
@@ -391,10 +401,9 @@ def test_blocked_chat_is_unsubscribed_and_migrated_chat_followed(tmp_path, feed_
     assert [m["text"] for m in telegram.messages_to(-1005)][-1].count(
         "More export controls on chips"
     ) == 1
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        subs = db.execute("SELECT chat_id, topic FROM subscriptions ORDER BY chat_id").fetchall()
+    subs = sorted(stored(_db(tmp_path), lambda store: store.subscriptions.all()))
     assert subs == [(-1005, "chip-export")]
-    status = cli(["status"], env)
+    status = in_process(["status"], env)
     assert "FAILED telegram:5" in status.stdout and "blocked by the user" in status.stdout
 
 
@@ -411,10 +420,8 @@ def test_telegram_retry_after_is_obeyed(tmp_path, feed_server, telegram):
     feed_server.set("/wire.xml", static(rss([_item("Second export controls on chips", "y")])))
     report, _ = run_once(env)
     assert report.delivered.retried == 1
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        (next_attempt, error) = db.execute(
-            "SELECT next_attempt, error FROM outbox WHERE status='pending'"
-        ).fetchone()
+    pending = stored(_db(tmp_path), lambda store: store.outbox.with_status(DeliveryStatus.PENDING))
+    next_attempt, error = pending[0].next_attempt, pending[0].error
     assert next_attempt >= time.time() + 5
     assert "retry after 7s" in error
 
@@ -445,6 +452,5 @@ def test_tokens_never_reach_the_logs(tmp_path, feed_server, slack, telegram, cap
     assert "getUpdates" in result.stderr
     assert telegram.token not in result.stderr + result.stdout
     assert slack.token not in result.stderr + result.stdout
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        stored = " ".join(str(row) for row in db.execute("SELECT error FROM outbox"))
-    assert telegram.token not in stored
+    errors = " ".join(str(d.error) for d in stored(_db(tmp_path), lambda store: store.outbox.all()))
+    assert telegram.token not in errors

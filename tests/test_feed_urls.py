@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from feedserver import now_rfc822, rss, static
-from helpers import cli, environment, write_rules
+from helpers import environment, in_process, write_rules
 
 from bot.feeds import load_feeds
 
@@ -56,7 +56,9 @@ def test_load_feeds_keeps_the_good_feeds_and_reports_each_bad_one_with_its_line(
 
 def test_rules_check_fails_on_an_impossible_feed_url(tmp_path, feed_server):
     feeds = _feeds_file(tmp_path, _good_feed(feed_server))
-    result = cli(["rules", "check"], environment(tmp_path, write_rules(tmp_path / "rules"), feeds))
+    result = in_process(
+        ["rules", "check"], environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+    )
     assert result.returncode != 0
     assert f"{feeds}:3: invalid feed URL 'https://localhost:99999/feed'" in result.stdout
     assert f"{feeds}:5: invalid feed URL 'http://exa mple.com/feed'" in result.stdout
@@ -66,7 +68,7 @@ def test_rules_check_fails_on_an_impossible_feed_url(tmp_path, feed_server):
 def test_run_once_skips_impossible_feed_urls_and_delivers_the_good_feed(tmp_path, feed_server):
     feeds = _feeds_file(tmp_path, _good_feed(feed_server))
     env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
-    result = cli(["run", "--once", "--json"], env)
+    result = in_process(["run", "--once", "--json"], env)
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["title"] for line in result.stdout.splitlines()] == [GOOD_TITLE]
     assert "Traceback" not in result.stderr

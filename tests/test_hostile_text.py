@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from fake_apis import FakeSlack, FakeTelegram
 from feedserver import now_rfc822, static
-from helpers import cli, environment, run_once, write_feeds, write_rules
+from helpers import environment, in_process, run_once, write_feeds, write_rules
 
 from bot import fastparse
 from bot.deliver.console import ConsoleSender
@@ -209,16 +209,16 @@ def test_stories_status_and_explain_escape_rows_an_older_radar_stored(tmp_path, 
         defaults={"baseline": False},
     )
     outputs = {
-        "stories": cli(["stories"], env),
-        "story": cli(["stories", "show", "1"], env),
-        "status": cli(["status"], env),
-        "explain": cli(["rules", "explain", "--item", "1"], env),
+        "stories": in_process(["stories"], env),
+        "story": in_process(["stories", "show", "1"], env),
+        "status": in_process(["status"], env),
+        "explain": in_process(["rules", "explain", "--item", "1"], env),
     }
     for name, result in outputs.items():
         assert result.returncode == 0, (name, result.stderr)
         assert _unsafe(result.stdout + result.stderr) == [], name
     assert "\\x1b]0;pwned" in outputs["stories"].stdout
-    status = cli(["status", "--json"], env)
+    status = in_process(["status", "--json"], env)
     assert _unsafe(status.stdout) == []
     assert json.loads(status.stdout)["feeds"][0]["name"] == ESC_TITLE
 

@@ -6,7 +6,15 @@ import re
 
 import pytest
 from feedserver import now_rfc822, rss, static
-from helpers import DATA, SHIPPED_RULES, cli, copy_shipped_rules, environment, run_once, write_feeds
+from helpers import (
+    DATA,
+    SHIPPED_RULES,
+    copy_shipped_rules,
+    environment,
+    in_process,
+    run_once,
+    write_feeds,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -370,7 +378,7 @@ def _told_twice(tmp_path, feed_server, first: dict, second: dict, outlets: tuple
     _, printed = run_once(env)
     assert [p["kind"] for p in printed].count("alert") == 1
     assert [p["kind"] for p in printed].count("followup") == 1
-    listing = cli(["stories"], env)
+    listing = in_process(["stories"], env)
     assert listing.returncode == 0
     return env, listing.stdout
 
@@ -391,7 +399,7 @@ def test_stories_command_explains_each_merge(tmp_path, feed_server):
     env, listing = _told_twice(tmp_path, feed_server, first, second, ("Wire", "环球科技报"))
     assert "2 items" in listing and "Wire" in listing and "环球科技报" in listing
     story_id = listing.split()[0].lstrip("#")
-    shown = cli(["stories", "show", story_id], env)
+    shown = in_process(["stories", "show", story_id], env)
     assert "opened the story" in shown.stdout
     assert "joined: score" in shown.stdout
     assert "actors: cambricon, china, ymtc" in shown.stdout or "actors: cambricon" in shown.stdout
@@ -414,7 +422,7 @@ def test_a_retelling_in_other_words_is_a_followup_explained_by_its_gist(tmp_path
         "pubDate": now_rfc822(-600),
     }
     env, listing = _told_twice(tmp_path, feed_server, wire, retold, ("Wire", "Business News"))
-    shown = cli(["stories", "show", listing.split()[0].lstrip("#")], env).stdout
+    shown = in_process(["stories", "show", listing.split()[0].lstrip("#")], env).stdout
     assert re.search(r"; (gist|close in time, nothing contradicting); about: [^;]*founder", shown)
     assert re.search(r"of its gist told: \d+%", shown)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from helpers import SHIPPED_RULES, cli
 
 from bot.config import Settings
@@ -83,6 +84,7 @@ def test_items_of_one_cycle_merge_in_published_order_whatever_order_polls_finish
     assert first == second == [(AlertKind.ALERT.value, "wire"), (AlertKind.FOLLOWUP.value, "daily")]
 
 
+@pytest.mark.slow
 def test_the_readme_sample_gives_the_same_output_every_run(tmp_path):
     outputs = []
     for run in range(3):

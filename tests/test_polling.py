@@ -4,13 +4,12 @@ other feeds are unaffected, and nothing is lost."""
 from __future__ import annotations
 
 import gzip
-import sqlite3
 import time
 from email.utils import formatdate
 
 import pytest
 from feedserver import endless, now_rfc822, redirect, reply, rss, sequence, slowloris, static
-from helpers import cli, environment, run_once, write_feeds, write_rules
+from helpers import environment, in_process, run_once, stored, write_feeds, write_rules
 
 from bot.storage import Store
 
@@ -79,7 +78,7 @@ def test_an_html_page_instead_of_a_feed_is_reported(tmp_path, feed_server):
     report, printed = run_once(env)
     assert _poll(report, "/page.xml").error == "an HTML page, not a feed"
     assert _good_alerted(printed)
-    status = cli(["status"], env)
+    status = in_process(["status"], env)
     assert "[failing]" in status.stdout and "an HTML page, not a feed" in status.stdout
 
 
@@ -242,7 +241,7 @@ def test_permanent_redirect_is_followed_remembered_and_shown(tmp_path, feed_serv
     assert "New chip export controls" in {p["title"] for p in printed}
     old = feed_server.url("/old.xml")
     assert _state(env, old).moved_to == feed_server.url("/new.xml")
-    status = cli(["status"], env)
+    status = in_process(["status"], env)
     assert f"moved permanently to {feed_server.url('/new.xml')}" in status.stdout
     before = len(feed_server.hits("/old.xml"))
     run_once(env)
@@ -255,7 +254,7 @@ def test_410_gone_stops_polling(tmp_path, feed_server):
     assert _state(env, feed_server.url("/gone.xml")).gone
     run_once(env)
     assert len(feed_server.hits("/gone.xml")) == 1
-    assert "[gone]" in cli(["status"], env).stdout
+    assert "[gone]" in in_process(["status"], env).stdout
     assert _good_alerted(printed)
 
 
@@ -273,10 +272,8 @@ def test_cache_control_stretches_the_interval(tmp_path, feed_server):
 def test_status_shows_validators_and_http_status(tmp_path, feed_server):
     env = _farm(tmp_path, feed_server, {"/cond.xml": static(rss([_item("x", "x")]), etag='"abc"')})
     run_once(env)
-    out = cli(["status"], env).stdout
+    out = in_process(["status"], env).stdout
     assert "validators: etag" in out
     assert "(HTTP 200)" in out
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        assert db.execute("SELECT etag FROM feeds WHERE url LIKE '%cond.xml'").fetchone() == (
-            '"abc"',
-        )
+    states = stored(env["RADAR_DB"], lambda store: store.feeds.states())
+    assert [s.etag for url, s in states.items() if url.endswith("cond.xml")] == ['"abc"']

@@ -22,7 +22,7 @@ from helpers import (
     write_feeds,
     write_rules,
 )
-from test_service import _start, _wait
+from test_service import _start, _wait, _wait_sent
 
 from bot.storage import Store
 
@@ -45,6 +45,7 @@ def test_run_once_on_postgresql(tmp_path, feed_server, pg_schema_url):
         store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
     telegram = FakeTelegram().start()
@@ -86,7 +87,8 @@ def test_two_instances_share_one_database(tmp_path, feed_server, pg_schema_url):
                 150,
                 "every message",
             )
-            time.sleep(2)
+            # Every row recorded as sent: nothing is left that could be sent again.
+            _wait_sent(pg_schema_url, expected, 60)
         finally:
             second.send_signal(signal.SIGTERM)
             second.communicate(timeout=30)

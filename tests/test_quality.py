@@ -31,6 +31,7 @@ def test_rules_catch_every_event_with_few_false_alarms(ruleset, name):
         assert f.crossed_events <= 0.01 * f.events, (f.topic, f.false_alarms)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SETS)
 def test_merging_gives_one_alert_per_story_and_swallows_none(ruleset, name):
     report = replay(read_labelled(DATA / name), ruleset, "sqlite://").report()

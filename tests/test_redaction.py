@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from feedserver import Reply, now_rfc822, reply, rss
-from helpers import cli, environment, write_feeds, write_rules
+from helpers import cli, environment, in_process, stored, write_feeds, write_rules
 
 from bot import logs
 from bot.storage import Store
@@ -137,16 +136,17 @@ def test_a_proxy_echoing_the_token_percent_encoded_leaks_it_nowhere(
 
     run = cli(["-vv", "run", "--once"], env)
     assert run.returncode == 0, run.stderr
-    status = cli(["status"], env)
-    as_json = cli(["status", "--json"], env)
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        stored = " ".join(str(row) for row in db.execute("SELECT error FROM outbox"))
-    assert stored.strip(), "the failed delivery is recorded"
+    status = in_process(["status"], env)
+    as_json = in_process(["status", "--json"], env)
+    errors = " ".join(
+        str(d.error) for d in stored(env["RADAR_DB"], lambda store: store.outbox.all())
+    )
+    assert errors.strip(), "the failed delivery is recorded"
     for where, text in {
         "run": run.stdout + run.stderr,
         "status": status.stdout + status.stderr,
         "status --json": as_json.stdout,
-        "outbox": stored,
+        "outbox": errors,
     }.items():
         assert not _leaks(text, TOKEN), where
 
@@ -179,9 +179,9 @@ def test_feed_url_credentials_are_used_but_never_shown(tmp_path, feed_server):
     assert TITLE in run.stdout, "the credentials were sent"
     shown = feed_server.url("/broken.xml").replace("http://", "http://***@")
     assert f"feed {shown}: HTTP 500" in run.stderr
-    status = cli(["status"], env)
-    as_json = cli(["status", "--json"], env)
-    check = cli(["rules", "check"], env)
+    status = in_process(["status"], env)
+    as_json = in_process(["status", "--json"], env)
+    check = in_process(["rules", "check"], env)
     for text in (run.stdout + run.stderr, status.stdout, as_json.stdout, check.stdout):
         assert "hunter22" not in text
     assert shown in as_json.stdout

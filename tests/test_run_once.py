@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from feedserver import now_rfc822, rss, static
-from helpers import cli, environment, run_once, write_feeds, write_rules
+from helpers import cli, environment, in_process, run_once, write_feeds, write_rules
 
 EXPORT = "US adds 80 Chinese firms to Entity List over AI chips"
 OTHER = "Local bakery wins regional bread award"
@@ -103,7 +103,7 @@ def test_an_unreachable_feed_is_reported_and_the_others_still_alert(tmp_path, fe
     assert error.url == dead
     assert "connect" in error.error
 
-    status = cli(["status"], env)
+    status = in_process(["status"], env)
     assert status.returncode == 1, "a failing feed makes status fail"
     assert "nothing-listens-here" in status.stdout
     assert "cannot connect" in status.stdout
@@ -122,14 +122,14 @@ def test_radar_run_once_as_a_subprocess(tmp_path, feed_server):
     assert OTHER not in result.stdout
     assert "1 alert" in result.stderr
 
-    result = cli(["run", "--once", "--json"], env)
+    result = in_process(["run", "--once", "--json"], env)
     assert result.returncode == 0
     assert result.stdout.strip() == ""
 
     feed_server.set(
         "/wire.xml", static(rss([_item("China adds export controls on gallium for chips", "c")]))
     )
-    result = cli(["run", "--once", "--json"], env)
+    result = in_process(["run", "--once", "--json"], env)
     [line] = result.stdout.splitlines()
     assert json.loads(line)["title"] == "China adds export controls on gallium for chips"
 
@@ -141,7 +141,7 @@ def test_configuration_errors_exit_2_naming_file_and_line(tmp_path):
     )
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": "examples/feeds/wire.xml"}])
     env = environment(tmp_path, rules, feeds)
-    result = cli(["run", "--once"], env)
+    result = in_process(["run", "--once"], env)
     assert result.returncode == 2
     assert "broken.yaml:3" in result.stderr
     assert "unknown key 'mtach'" in result.stderr
@@ -153,11 +153,11 @@ def test_an_empty_rules_folder_is_a_configuration_error(tmp_path, feed_server):
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url, "baseline": False}])
     (tmp_path / "rules").mkdir()
     env = environment(tmp_path, tmp_path / "rules", feeds)
-    run = cli(["run", "--once"], env)
+    run = in_process(["run", "--once"], env)
     assert run.returncode == 2
     assert "no rule files" in run.stderr and str(tmp_path / "rules") in run.stderr
     assert not feed_server.hits("/wire.xml"), "nothing polled, so nothing marked seen"
-    assert cli(["rules", "check"], env).returncode == 1
+    assert in_process(["rules", "check"], env).returncode == 1
 
 
 def test_alerts_that_would_reach_nobody_are_warned_about_and_counted(tmp_path, feed_server):
@@ -172,7 +172,7 @@ def test_alerts_that_would_reach_nobody_are_warned_about_and_counted(tmp_path, f
     env = environment(
         tmp_path, rules, feeds, SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL="http://127.0.0.1:9/"
     )
-    check = cli(["rules", "check"], env)
+    check = in_process(["rules", "check"], env)
     assert check.returncode == 0
     assert (
         f"{rule_file}: warning: alerts on 'chip-export' would reach no destination" in check.stdout

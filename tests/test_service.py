@@ -49,6 +49,21 @@ def _wait(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _sent(store: Store) -> int:
+    """How many outbox rows are recorded as sent (one light query: the fake APIs share this
+    process, so a busy wait here would delay their answers)."""
+    return sum(n for (_, status), n in store.outbox.counts().items() if status == "sent")
+
+
+def _wait_sent(db_url: str, count: int, timeout: float) -> None:
+    store = Store(db_url)
+    try:
+        _wait(lambda: _sent(store) == count, timeout, f"{count} deliveries recorded as sent")
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
 def test_radar_run_alerts_and_stops_gracefully_on_sigterm(tmp_path, feed_server):
     url = feed_server.set("/feed.xml", static(rss(distinct_items(2))))
     feeds = write_feeds(
@@ -58,7 +73,7 @@ def test_radar_run_alerts_and_stops_gracefully_on_sigterm(tmp_path, feed_server)
     process = _start(env, tmp_path / "radar.log")
     try:
         _wait(lambda: "alerts" in (tmp_path / "radar.log").read_text(), 30, "the first poll")
-        time.sleep(1.5)
+        _wait_sent(env["RADAR_DB"], 2, 30)
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=30)
     finally:
@@ -71,6 +86,7 @@ def test_radar_run_alerts_and_stops_gracefully_on_sigterm(tmp_path, feed_server)
     assert len(feed_server.hits("/feed.xml")) == 1, "one poll at start, the next one 30 s later"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_sigkill_during_delivery_loses_nothing_and_repeats_only_unrecorded_sends(
     tmp_path, feed_server
@@ -101,7 +117,8 @@ def test_sigkill_during_delivery_loses_nothing_and_repeats_only_unrecorded_sends
                 180,
                 "every message",
             )
-            time.sleep(2)  # anything more would be a repeat
+            # Every row recorded as sent: nothing is left that could be sent again.
+            _wait_sent(env["RADAR_DB"], expected, 60)
         finally:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=30)

@@ -297,6 +297,7 @@ def _write_from_a_process(url: str, feed: int, count: int, start) -> None:
     store.close()
 
 
+@pytest.mark.slow
 def test_two_processes_write_one_database_at_once_and_both_finish(db_url):
     url = db_url
     context = multiprocessing.get_context("spawn")
@@ -513,6 +514,7 @@ def test_a_full_disk_is_one_clear_error_and_loses_nothing(small_disk):
         store.close()
 
 
+@pytest.mark.slow
 def test_run_once_on_a_full_or_read_only_disk_says_so_in_one_line(small_disk, tmp_path):
     feed = tmp_path / "feed.xml"
     feed.write_bytes(rss(distinct_items(3)))

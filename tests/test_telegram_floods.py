@@ -4,20 +4,20 @@ nothing. Over real sockets against the fake Bot API; assertions are on order and
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from fake_apis import FakeTelegram
 from feedserver import now_rfc822, rss, static
-from helpers import environment, run_once, write_feeds, write_rules
+from helpers import environment, run_once, stored, write_feeds, write_rules
 
 from bot.app import Radar, build_senders, load_watchlist
 from bot.config import load_settings
 from bot.deliver.outbox import OutboxWorker
 from bot.fetch import Fetcher
 from bot.storage import Store
+from bot.types import DeliveryStatus
 
 CHIP = "Canada adds a licence requirement for GPU exports to 40 countries"
 TRAVEL_RULE = {
@@ -117,10 +117,10 @@ def test_a_subscribers_flood_wait_reschedules_its_alert_and_no_one_elses(
     report, _ = run_once(env)
     assert sorted(m["chat_id"] for m in _alerts(telegram)) == [2, 3]
     assert report.delivered.retried == 1
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        [(error, next_attempt)] = db.execute(
-            "SELECT error, next_attempt FROM outbox WHERE status = 'pending'"
-        ).fetchall()
+    [pending] = stored(
+        env["RADAR_DB"], lambda store: store.outbox.with_status(DeliveryStatus.PENDING)
+    )
+    error, next_attempt = pending.error, pending.next_attempt
     # The day Telegram asked for is capped by RADAR_MAX_RETRY_AFTER (default an hour).
     assert "flood control" in error and time.time() + 3500 < next_attempt <= time.time() + 3600
 
@@ -143,10 +143,7 @@ def test_forty_messages_from_a_stranger_cost_one_refusal_a_day(tmp_path, feed_se
         telegram.command(999, "/help")
     run_once(env)
     assert len(telegram.messages_to(999)) == 1, "refused once a day, remembered between runs"
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        assert db.execute("SELECT count(*) FROM subscriptions WHERE chat_id = 999").fetchone() == (
-            0,
-        )
+    assert stored(env["RADAR_DB"], lambda store: store.subscriptions.topics(999)) == []
 
 
 def test_run_once_spends_at_most_its_commands_timeout_on_commands(tmp_path, feed_server, telegram):
@@ -167,11 +164,8 @@ def test_run_once_spends_at_most_its_commands_timeout_on_commands(tmp_path, feed
     report, _ = run_once(env)
     assert report.commands == 1
     assert [m["chat_id"] for m in _alerts(telegram)] == [1]
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        assert db.execute("SELECT chat_id FROM subscriptions ORDER BY created").fetchall() == [
-            (1,),
-            (5,),
-        ]
+    subscribed = stored(env["RADAR_DB"], lambda store: store.subscriptions.all())
+    assert [chat_id for chat_id, _ in subscribed] == [1, 5]
     telegram.hang_chats.clear()
     run_once(env)
     assert telegram.messages_to(5) == [], "the update was applied once, not again"
@@ -298,8 +292,8 @@ def test_three_hundred_stranger_groups_cannot_crowd_out_the_team(tmp_path, feed_
     feed_server.set("/wire.xml", static(rss([_item(CHIP, "a")])))
     report, _ = run_once(env)
     assert report.commands == 300
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        subscribed = [c for (c,) in db.execute("SELECT DISTINCT chat_id FROM subscriptions")]
+    subscriptions = stored(env["RADAR_DB"], lambda store: store.subscriptions.all())
+    subscribed = list(dict.fromkeys(chat_id for chat_id, _ in subscriptions))
     assert len(subscribed) == 50 and 5 in subscribed
     alerts = [m["chat_id"] for m in _alerts(telegram)]
     assert alerts[0] == 5 and len(alerts) == 50

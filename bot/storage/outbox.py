@@ -276,6 +276,13 @@ class Outbox(Repository):
                 counts[key] = counts.get(key, 0) + count
         return counts
 
+    def all(self) -> list[Delivery]:
+        """Every row, oldest first."""
+        with self._db.read() as conn:
+            return [
+                records.delivery(r) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id))
+            ]
+
     def with_status(self, status: DeliveryStatus) -> list[Delivery]:
         """Every row in one state, oldest first."""
         with self._db.read() as conn:

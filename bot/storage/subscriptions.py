@@ -54,6 +54,14 @@ class Subscriptions(Repository):
                 found.setdefault(topic, []).append(int(chat_id))
         return found
 
+    def all(self) -> list[tuple[int, str]]:
+        """Every (chat id, topic), the longest subscribed first."""
+        query = sa.select(subscriptions.c.chat_id, subscriptions.c.topic).order_by(
+            subscriptions.c.created, subscriptions.c.chat_id, subscriptions.c.topic
+        )
+        with self._db.read() as conn:
+            return [(int(chat_id), topic) for chat_id, topic in conn.execute(query)]
+
     def forget(self, chat_id: int) -> None:
         """The chat is gone (it blocked the bot, or left): drop it and its subscriptions."""
         with self._db.write() as conn:
