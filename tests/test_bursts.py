@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +14,7 @@ from helpers import (
     distinct_items,
     environment,
     run_once,
+    stored,
     write_feeds,
     write_rules,
 )
@@ -63,8 +64,8 @@ def test_a_thousand_item_burst_does_not_delay_a_real_story(tmp_path, feed_server
     [alert] = [p for p in posted if REAL in p["text"]]
     assert abs(alert["at"] - summary["at"]) < 3.0  # one message's spacing, not 1,000
     assert f"{BURST + 1} messages delivered" in done.stderr
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        statuses = dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status"))
+    rows = stored(f"sqlite:///{tmp_path / 'radar.db'}", lambda store: store.outbox.all())
+    statuses = dict(Counter(d.status for d in rows))
     assert statuses == {"sent": BURST + 1}  # every alert accounted for, none left pending
 
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 
 import pytest
 from fake_apis import FakeSlack
 from feedserver import rss, static
-from helpers import CHIP_RULE, cli, distinct_items, environment, run_once, write_feeds, write_rules
+from helpers import (
+    CHIP_RULE,
+    cli,
+    distinct_items,
+    environment,
+    run_once,
+    stored,
+    write_feeds,
+    write_rules,
+)
 
 COUNT = 3
 
@@ -36,8 +44,8 @@ def _failed_env(tmp_path, feed_server, slack: FakeSlack) -> dict[str, str]:
 
 
 def _statuses(tmp_path) -> list[str]:
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        return [s for (s,) in db.execute("SELECT status FROM outbox ORDER BY id")]
+    rows = stored(f"sqlite:///{tmp_path / 'radar.db'}", lambda store: store.outbox.all())
+    return [d.status for d in rows]
 
 
 def test_list_shows_failed_rows_with_headline_and_error(tmp_path, feed_server, slack):

@@ -4,7 +4,6 @@ python-telegram-bot): nothing is lost, nothing is sent twice, nothing waits unbo
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from helpers import (
     distinct_items,
     environment,
     run_once,
+    stored,
     subscribed_farm,
     write_feeds,
     write_rules,
@@ -55,10 +55,8 @@ def _slack_env(tmp_path, feed_server, slack: FakeSlack, count: int = ALERTS, **e
 
 
 def _rows(tmp_path) -> list[tuple]:
-    with sqlite3.connect(tmp_path / "radar.db") as db:
-        return db.execute(
-            "SELECT destination, status, error, next_attempt FROM outbox ORDER BY id"
-        ).fetchall()
+    rows = stored(f"sqlite:///{tmp_path / 'radar.db'}", lambda store: store.outbox.all())
+    return [(d.destination, d.status, d.error, d.next_attempt) for d in rows]
 
 
 def _posted_titles(slack: FakeSlack) -> list[str]:
