@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.deliver.ratelimit import RateLimiter
 
 
@@ -98,3 +100,18 @@ def test_try_reserve_books_only_when_every_key_is_free_now():
     assert limiter.try_reserve([("all", 0.1)]), "the shared key alone is free again"
     assert not limiter.try_reserve([("all", 0.1), ("refusals", 3.0)])
     assert limiter.free_in([("refusals", 3.0)]) == 2.9
+
+
+def test_a_slow_send_keeps_the_spacing_from_when_it_ended():
+    clock = Clock()
+    limiter = RateLimiter(clock.time, clock.sleep)
+    chat = [("chat:1", 1.0)]
+    assert limiter.reserve(chat) == 0.0
+    clock.now = 0.7  # the request took 0.7 s to be answered
+    limiter.finished(chat)
+    assert limiter.reserve(chat) == pytest.approx(1.7), (
+        "1 s after the first message arrived, not after it left"
+    )
+    clock.now = 1.7
+    limiter.finished(chat)  # a fast answer: the booking already holds the spacing
+    assert limiter.free_in(chat) == pytest.approx(1.0)

@@ -62,6 +62,14 @@ class RateLimiter:
             if self._clock() - at <= LATE:
                 return
 
+    def finished(self, limits: Limits) -> None:
+        """A send on `limits` ended now: the next one keeps its spacing from now too, not
+        only from when this one was booked (services count messages as they arrive, and a
+        slow answer would otherwise let two arrive closer than the spacing)."""
+        now = self._clock()
+        for key, spacing in limits:
+            self._next[key] = max(self._next.get(key, now), now + spacing)
+
     def try_reserve(self, limits: Limits) -> bool:
         """Book a slot on every key now if all of them are free now; never wait."""
         if self.free_in(limits) > LATE:

@@ -44,6 +44,11 @@ TRANSIENT = ("internal_error", "fatal_error", "service_unavailable", "request_ti
 NOT_JSON = "Received a response in a non-JSON format"  # slack-sdk's error for such a body
 
 
+def _limits(destination: str) -> list[tuple[str, float]]:
+    """The channel's own limit: about one message a second."""
+    return [(f"slack:{target_of(destination)}", CHANNEL_SPACING)]
+
+
 def _ref(channel_id: str, ts: str) -> str:
     return f"{channel_id}/{ts}"
 
@@ -81,7 +86,7 @@ class SlackSender:
         return None
 
     async def wait_turn(self, destination: str) -> None:
-        await self.limiter.wait([(f"slack:{target_of(destination)}", CHANNEL_SPACING)])
+        await self.limiter.wait(_limits(destination))
 
     def spacing(self, destination: str) -> float:
         return CHANNEL_SPACING
@@ -120,6 +125,8 @@ class SlackSender:
             return self._failure(destination, exc)
         except Exception as exc:  # network trouble: urllib errors, timeouts, resets
             return Retry(redact(f"cannot reach Slack: {type(exc).__name__}: {exc}"))
+        finally:  # the channel's spacing counts from the answer too
+            self.limiter.finished(_limits(destination))
         return Sent(_ref(str(response.get("channel") or channel), str(response["ts"])))
 
     def _failure(self, destination: str, exc: SlackApiError) -> SendResult:

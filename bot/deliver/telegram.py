@@ -22,6 +22,7 @@ import logging
 import re
 import warnings
 from datetime import timedelta
+from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
@@ -123,6 +124,14 @@ class TelegramApi:
     async def wait_turn(self, chat_id: int) -> None:
         await self.limiter.wait(self.chat_limits(chat_id), self.overall_limits())
 
+    async def send_message(self, chat_id: int, text: str, **options: Any) -> Message:
+        """Every message to a chat goes through here: its spacing counts from when the
+        request ended as well as from when it was booked."""
+        try:
+            return await self.bot.send_message(chat_id, text, **options)
+        finally:
+            self.limiter.finished(self.chat_limits(chat_id))
+
     def turn_in(self, chat_id: int) -> float:
         """Seconds until the chat's own limits allow a message."""
         return self.limiter.free_in(self.chat_limits(chat_id))
@@ -215,7 +224,7 @@ class TelegramSender:
         )
 
         async def post(body: str, parse_mode: str | None) -> Message:
-            return await self.api.bot.send_message(
+            return await self.api.send_message(
                 chat_id,
                 body,
                 parse_mode=parse_mode,

@@ -244,7 +244,7 @@ class Replies:
                     return
                 try:
                     async with self._slots:
-                        await self.api.bot.send_message(
+                        await self.api.send_message(
                             chat_id,
                             text,
                             parse_mode=ParseMode.HTML,
