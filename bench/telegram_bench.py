@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fake_apis import FakeTelegram  # noqa: E402
+from fake_telegram import FakeTelegram  # noqa: E402
 from feedserver import FeedServer  # noqa: E402
 from helpers import subscribed_farm  # noqa: E402
 

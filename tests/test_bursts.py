@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from fake_apis import FakeSlack
+from fake_slack import FakeSlack
 from feedserver import now_rfc822, rss, static
 from helpers import (
     CHIP_RULE,

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fake_apis import FakeSlack
+from fake_slack import FakeSlack
 from feedserver import rss, static
 from helpers import (
     CHIP_RULE,

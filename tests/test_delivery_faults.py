@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fake_apis import FakeSlack, FakeTelegram
+from fake_slack import FakeSlack
+from fake_telegram import FakeTelegram
 from feedserver import rss, static
 from helpers import (
     CHIP_RULE,

@@ -9,7 +9,8 @@ import time
 
 import pytest
 import yaml
-from fake_apis import FakeSlack, FakeTelegram
+from fake_slack import FakeSlack
+from fake_telegram import FakeTelegram
 from feedserver import rss, static
 from helpers import (
     CHIP_RULE,

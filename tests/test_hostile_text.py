@@ -11,7 +11,8 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
-from fake_apis import FakeSlack, FakeTelegram
+from fake_slack import FakeSlack
+from fake_telegram import FakeTelegram
 from feedserver import now_rfc822, static
 from helpers import environment, in_process, run_once, write_feeds, write_rules
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_apis import FakeSlack
+from fake_slack import FakeSlack
 from feedserver import now_rfc822, rss, static
 from helpers import ROOT, distinct_items, environment, run_once, write_feeds, write_rules
 from ops_helpers import run_cli

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 
 import pytest
-from fake_apis import FakeTelegram
+from fake_telegram import FakeTelegram
 from feedserver import rss, static
 from helpers import (
     ROOT,

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fake_apis import FakeSlack
+from fake_slack import FakeSlack
 from feedserver import rss, static
 from helpers import CHIP_RULE, ROOT, distinct_items, environment, write_feeds, write_rules
 from ops_helpers import get, radar_running, wait_for

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from fake_apis import FakeTelegram
+from fake_telegram import FakeTelegram
 from feedserver import now_rfc822, rss, static
 from helpers import environment, run_once, stored, write_feeds, write_rules
 
