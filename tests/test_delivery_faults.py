@@ -189,3 +189,36 @@ def test_an_html_answer_from_slack_is_retried_not_failed(tmp_path, feed_server, 
     report, _ = run_once(env, clock=lambda: time.time() + 60)
     assert report.delivered.sent == 1
     assert len(slack.in_channel("#export-controls")) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("service", ["slack", "telegram"])
+def test_a_ten_minute_outage_loses_nothing_and_repeats_nothing(
+    tmp_path, feed_server, slack, telegram, service
+):
+    """`radar run --once` from cron every minute while the service answers 500 for ten
+    minutes (a virtual clock), then until the outbox is empty: every alert once, in order."""
+    if service == "slack":
+        env, api = _slack_env(tmp_path, feed_server, slack), slack
+    else:
+        env = subscribed_farm(tmp_path, feed_server, telegram, chats=1, alerts=ALERTS)
+        api = telegram
+    start = time.time()
+    api.outage(3600)
+    for minute in range(11):
+        report, _ = run_once(env, clock=lambda m=minute: start + 60 * m)
+        assert report.delivered.sent == 0 and report.delivered.failed == 0
+    assert [status for _, status, _, _ in _rows(tmp_path)] == ["pending"] * ALERTS
+    api.outage(0)
+    minute = 11
+    while any(status != "sent" for _, status, _, _ in _rows(tmp_path)):
+        assert minute < 40, "the backoff reached past half an hour"
+        report, _ = run_once(env, clock=lambda m=minute: start + 60 * m)
+        assert report.delivered.failed == 0
+        minute += 1
+    if service == "slack":
+        assert _posted_titles(slack) == _titles(ALERTS)
+    else:
+        texts = [m["text"] for m in telegram.messages_to(1)]
+        assert len(texts) == ALERTS
+        assert all(title in text for title, text in zip(_titles(ALERTS), texts, strict=True))
