@@ -37,6 +37,7 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_a_thousand_item_burst_does_not_delay_a_real_story(tmp_path, feed_server, slack):
     burst = feed_server.set("/burst.xml", static(rss(distinct_items(BURST))))
     real_item = {

@@ -75,6 +75,7 @@ def test_list_shows_failed_rows_with_headline_and_error(tmp_path, feed_server, s
     assert data["held"] == []
 
 
+@pytest.mark.slow
 def test_retry_resends_failed_rows_in_order_by_the_next_run(tmp_path, feed_server, slack):
     env = _failed_env(tmp_path, feed_server, slack)
     assert cli(["deliveries", "retry", "--destination", "slack:#elsewhere"], env).stdout == (
@@ -95,6 +96,7 @@ def test_retry_resends_failed_rows_in_order_by_the_next_run(tmp_path, feed_serve
     assert cli(["status"], env).returncode == 0
 
 
+@pytest.mark.slow
 def test_drop_discards_failed_rows_and_status_is_ok_again(tmp_path, feed_server, slack):
     env = _failed_env(tmp_path, feed_server, slack)
     assert cli(["status"], env).returncode == 1

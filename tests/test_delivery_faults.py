@@ -74,6 +74,7 @@ def _posts(api: FakeSlack | FakeTelegram, method: str) -> int:
     return sum(1 for c in api.calls if c.method == method)
 
 
+@pytest.mark.slow
 def test_a_wrong_slack_token_holds_every_alert_until_the_right_one(
     tmp_path, feed_server, slack, caplog
 ):
@@ -128,6 +129,7 @@ def test_a_token_refused_while_sending_holds_slack_after_one_call(tmp_path, feed
     assert _posted_titles(slack) == _titles(ALERTS)
 
 
+@pytest.mark.slow
 def test_a_wrong_telegram_token_holds_then_delivers_in_order(tmp_path, feed_server, telegram):
     env = subscribed_farm(tmp_path, feed_server, telegram, chats=1, alerts=ALERTS)
     wrong = dict(env, TELEGRAM_BOT_TOKEN="123456:WRONG-token-zzzzzz")
