@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from fake_slack import FakeSlack
+from fake_telegram import FakeTelegram
 from feedserver import FeedServer
 
 
@@ -39,3 +41,24 @@ def pg_schema_url(pg_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A fake Slack Web API with the channel the test rules post to (#export-controls)."""
+    api = FakeSlack().start()
+    api.add_channel("#export-controls")
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    """A fake Telegram Bot API."""
+    api = FakeTelegram().start()
+    try:
+        yield api
+    finally:
+        api.stop()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
-from fake_slack import FakeSlack
 from feedserver import now_rfc822, rss, static
 from helpers import (
     CHIP_RULE,
@@ -24,16 +22,6 @@ from bot.format import SLACK_SECTION_LIMIT, TELEGRAM_LIMIT
 
 BURST = 1000
 REAL = "US Commerce Department adds 140 Chinese chipmakers to the Entity List"
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    api = FakeSlack().start()
-    api.add_channel("#export-controls")
-    try:
-        yield api
-    finally:
-        api.stop()
 
 
 @pytest.mark.timeout(600)

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 from fake_slack import FakeSlack
-from fake_telegram import FakeTelegram
 from feedserver import now_rfc822, rss, static
 from helpers import (
     CHIP_RULE,
@@ -46,15 +45,6 @@ def slack() -> Iterator[FakeSlack]:
     api = FakeSlack().start()
     api.add_channel("#export-controls")
     api.add_channel("#alerts")
-    try:
-        yield api
-    finally:
-        api.stop()
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
     try:
         yield api
     finally:

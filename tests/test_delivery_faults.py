@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 from fake_slack import FakeSlack
@@ -24,25 +23,6 @@ from helpers import (
 )
 
 ALERTS = 8
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    api = FakeSlack().start()
-    api.add_channel("#export-controls")
-    try:
-        yield api
-    finally:
-        api.stop()
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
-    try:
-        yield api
-    finally:
-        api.stop()
 
 
 def _slack_env(tmp_path, feed_server, slack: FakeSlack, count: int = ALERTS, **extra: str):

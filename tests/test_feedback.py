@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 import yaml
-from fake_slack import FakeSlack
-from fake_telegram import FakeTelegram
 from feedserver import rss, static
 from helpers import (
     CHIP_RULE,
@@ -28,21 +25,6 @@ from bot.storage import Store
 from bot.types import Judgement
 
 HEADLINE = "Tokyo adds export controls on gallium chips, covering 10 firms"
-
-
-@pytest.fixture
-def telegram():
-    api = FakeTelegram().start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def slack():
-    api = FakeSlack().start()
-    api.add_channel("#export-controls")
-    yield api
-    api.stop()
 
 
 def _setup(tmp_path, feed_server, **extra: str) -> dict[str, str]:

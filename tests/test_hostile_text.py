@@ -8,11 +8,8 @@ import asyncio
 import io
 import json
 import sqlite3
-from collections.abc import Iterator
 
 import pytest
-from fake_slack import FakeSlack
-from fake_telegram import FakeTelegram
 from feedserver import now_rfc822, static
 from helpers import environment, in_process, run_once, write_feeds, write_rules
 
@@ -55,25 +52,6 @@ def _env(tmp_path, feed_server, body: bytes, **extra: str) -> dict[str, str]:
         tmp_path / "feeds.yaml", [{"url": url, "name": FEED_NAME}], defaults={"baseline": False}
     )
     return environment(tmp_path, write_rules(tmp_path / "rules"), feeds, **extra)
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    api = FakeSlack().start()
-    api.add_channel("#export-controls")
-    try:
-        yield api
-    finally:
-        api.stop()
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
-    try:
-        yield api
-    finally:
-        api.stop()
 
 
 # -- cleaned once, when parsed ---------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fake_telegram import FakeTelegram
@@ -32,15 +32,6 @@ CHIP_RULE = {
     "severity": "high",
     "match": {"all": [{"any": ["export*", "licen*"]}, {"any": ["chip*", "GPU*"]}]},
 }
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    api = FakeTelegram().start()
-    try:
-        yield api
-    finally:
-        api.stop()
 
 
 def _item(title: str, slug: str) -> dict:
