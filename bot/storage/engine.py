@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -146,7 +146,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         try:
-            with self.engine.connect() as conn:
+            with self._retrying(self.engine.connect) as conn:
                 yield conn
         except sa.exc.DBAPIError as exc:
             raise self.fault(exc) from exc
@@ -168,16 +168,27 @@ class Database:
 
     def _begin_write(self) -> tuple[Connection, sa.RootTransaction]:
         """Begin a write transaction, retrying while another process holds SQLite's lock."""
+
+        def begin() -> tuple[Connection, sa.RootTransaction]:
+            conn = self._writer.connect()
+            try:
+                return conn, conn.begin()
+            except sa.exc.OperationalError:
+                conn.close()
+                raise
+
+        return self._retrying(begin)
+
+    def _retrying(self, step: Callable[[], _T]) -> _T:
+        """`step`, again while another process holds SQLite's lock, for up to `lock_wait`:
+        connecting meets the lock too (the journal mode is read then), reads as well as
+        writes."""
         deadline = time.monotonic() + self.lock_wait
         attempt = 0
         while True:
-            conn: Connection | None = None
-            try:  # connecting can meet the lock too (SQLite's journal mode is set then)
-                conn = self._writer.connect()
-                return conn, conn.begin()
+            try:
+                return step()
             except sa.exc.OperationalError as exc:
-                if conn is not None:
-                    conn.close()
                 if not _locked(exc) or time.monotonic() >= deadline:
                     raise
                 attempt += 1
@@ -241,7 +252,9 @@ def _sqlite_engine(url: sa.URL, busy_timeout: float) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # transactions are begun below
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # Set once per file: asking again while another process writes can meet its lock.
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
