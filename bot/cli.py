@@ -203,8 +203,9 @@ def _parser() -> argparse.ArgumentParser:
         "feeds, deliveries and subscribers; exit 1 when any is failing",
         "Which database, feeds file and rules folder are read; per feed its health, last poll,\n"
         "next due and last error; deliveries pending, retrying and failed; subscribers.\n"
-        "Exit 1 when a feed is failing (or broken or gone) or a delivery failed, so it can\n"
-        "serve as a health check from cron; 2 when the database does not exist.",
+        "Exit 1 when a feed is failing (or broken or gone), a delivery failed or a service is\n"
+        "held (its token refused), so it can serve as a health check from cron; 2 when the\n"
+        "database does not exist.",
         "radar status --db sqlite:///state/radar.db || mail -s 'radar' ops@example.com",
         _status,
     )
