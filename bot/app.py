@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from bot import archive, decide, subscriptions
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
+from bot.deliver.ratelimit import RateLimiter
 from bot.errors import Problem, StorageError
 from bot.feeds import load_feeds
 from bot.fetch import Fetcher
@@ -54,8 +55,13 @@ def load_watchlist(settings: Settings) -> Watchlist:
 
 
 def build_senders(
-    settings: Settings, *, stream: TextIO | None = None, json_lines: bool = False
+    settings: Settings,
+    *,
+    stream: TextIO | None = None,
+    json_lines: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, Sender]:
+    """The configured services' senders; their rate limits keep time on `clock`."""
     senders: dict[str, Sender] = {}
     if settings.console:
         senders["console"] = ConsoleSender(stream, json_lines=json_lines)
@@ -63,7 +69,10 @@ def build_senders(
         from bot.deliver.slack import SlackSender
 
         senders["slack"] = SlackSender(
-            settings.slack_token, settings.slack_api_url, max_retry_after=settings.max_retry_after
+            settings.slack_token,
+            settings.slack_api_url,
+            limiter=RateLimiter(clock.monotonic, clock.sleep),
+            max_retry_after=settings.max_retry_after,
         )
     if settings.telegram_token:
         from bot.deliver.telegram import TelegramApi, TelegramSender
@@ -72,6 +81,7 @@ def build_senders(
             TelegramApi(
                 settings.telegram_token,
                 settings.telegram_api_url,
+                limiter=RateLimiter(clock.monotonic, clock.sleep),
                 max_retry_after=settings.max_retry_after,
             )
         )
@@ -120,15 +130,16 @@ class Radar:
         store: Store,
         senders: dict[str, Sender],
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
+        """`clock` should be the one the senders were built with."""
         self.settings = settings
         self.config = config
         self.store = store
         self.clock = clock
         self.pipeline = Pipeline(
-            store, config.ruleset, settings, clock=clock, rng=rng, rules_version=config.version
+            store, config.ruleset, settings, clock=clock.time, rng=rng, rules_version=config.version
         )
         workers = settings.parse_workers
         self.parsers = ParsePool(default_workers() if workers is None else workers)
@@ -204,7 +215,7 @@ class Radar:
         committed together, in a stable order (so the same input gives the same stories and
         alerts), then each slower one as it finishes; `committed` runs after each commit."""
         states = await asyncio.to_thread(self.store.feeds.states)
-        now = self.clock()
+        now = self.clock.time()
         tasks: list[asyncio.Task[Prepared]] = []
         slots = asyncio.Semaphore(self.settings.fetch.concurrency)
         for order, spec in enumerate(self.config.feeds):
@@ -256,7 +267,7 @@ class Radar:
         await self.prune()
         if self.slack_verdicts is not None:
             try:
-                await asyncio.to_thread(self.slack_verdicts.collect, self.clock())
+                await asyncio.to_thread(self.slack_verdicts.collect, self.clock.time())
             except StorageError as exc:
                 log.error("reading Slack reactions: %s", exc)
         delivered = DeliveryStats(
@@ -278,7 +289,7 @@ class Radar:
     async def prune(self) -> None:
         """Apply the archive's retention period; a database fault is logged, not raised."""
         try:
-            await asyncio.to_thread(archive.prune, self.store, self.settings, self.clock())
+            await asyncio.to_thread(archive.prune, self.store, self.settings, self.clock.time())
         except StorageError as exc:
             log.error("pruning the archive: %s", exc)
 

@@ -61,12 +61,11 @@ class Service:
         self,
         radar: Radar,
         *,
-        clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         observer: PollObserver | None = None,
     ) -> None:
         self.radar = radar
-        self.clock = clock
+        self.clock = radar.clock.time
         self.rng = rng or random.Random()
         self.observer = observer
         self.on_reload: list[Callable[[Watchlist], None]] = []  # the endpoint's views

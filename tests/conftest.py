@@ -9,6 +9,7 @@ import pytest
 from fake_slack import FakeSlack
 from fake_telegram import FakeTelegram
 from feedserver import FeedServer
+from skip_clock import SkipClock
 
 
 @pytest.fixture
@@ -44,9 +45,16 @@ def pg_schema_url(pg_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
+def clock() -> SkipClock:
+    """The test's clock: pass it to `run_once` and the rate limits' waits are skipped, as the
+    fake APIs (which keep time on it) see them."""
+    return SkipClock()
+
+
+@pytest.fixture
+def slack(clock: SkipClock) -> Iterator[FakeSlack]:
     """A fake Slack Web API with the channel the test rules post to (#export-controls)."""
-    api = FakeSlack().start()
+    api = FakeSlack(now=clock.monotonic).start()
     api.add_channel("#export-controls")
     try:
         yield api
@@ -55,9 +63,9 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
+def telegram(clock: SkipClock) -> Iterator[FakeTelegram]:
     """A fake Telegram Bot API."""
-    api = FakeTelegram().start()
+    api = FakeTelegram(now=clock.monotonic).start()
     try:
         yield api
     finally:

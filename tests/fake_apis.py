@@ -93,7 +93,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeApi(ABC):
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        """`now` is the clock the service's rate limits and outages are kept on (a test's
+        skip clock, so that waits Radar skips count here too)."""
+        self.now = now
         self.lock = threading.RLock()
         self.calls: list[Call] = []
         self.rate_limited = 0
@@ -124,13 +127,13 @@ class FakeApi(ABC):
 
     def outage(self, seconds: float, mode: str = "error") -> None:
         with self.lock:
-            self.down_until = time.monotonic() + seconds
+            self.down_until = self.now() + seconds
             self.down_mode = mode
 
     def _record(
         self, method: str, params: dict[str, Any], status: int, headers: dict[str, str]
     ) -> Call:
-        call = Call(method, params, time.monotonic(), status, headers)
+        call = Call(method, params, self.now(), status, headers)
         with self.lock:
             self.calls.append(call)
             self.changed.notify_all()

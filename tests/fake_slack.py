@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fake_apis import FakeApi
@@ -13,8 +14,10 @@ class FakeSlack(FakeApi):
     and reactions.get on the messages posted (`react` adds a user's reaction). A wrong token
     gets `invalid_auth`; `html_answers` posts get a proxy's HTML page (HTTP 200)."""
 
-    def __init__(self, token: str = "xoxb-test-token-123456") -> None:
-        super().__init__()
+    def __init__(
+        self, token: str = "xoxb-test-token-123456", now: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(now)
         self.token = token
         self.channels: dict[str, str] = {}  # name -> id
         self.not_member: set[str] = set()
@@ -59,7 +62,7 @@ class FakeSlack(FakeApi):
             self._record(method, params, 200, headers)
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         with self.lock:
-            down = time.monotonic() < self.down_until
+            down = self.now() < self.down_until
             mode = self.down_mode
         if down:
             self._record(method, params, 503 if mode == "error" else 0, headers)
@@ -115,7 +118,7 @@ class FakeSlack(FakeApi):
             return 200, {"ok": False, "error": "channel_not_found"}, {}
         if channel_id in {self.channels.get(n.lstrip("#")) for n in self.not_member}:
             return 200, {"ok": False, "error": "not_in_channel"}, {}
-        now = time.monotonic()
+        now = self.now()
         with self.lock:
             last = self._last.get(channel_id)
             if self.enforce and last is not None and now - last < 1.0 - self.tolerance:

@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
@@ -34,8 +35,10 @@ class FakeTelegram(FakeApi):
     """Bot API at `/bot<token>/<method>`: getMe, sendMessage, getUpdates, getChatMember,
     answerCallbackQuery, editMessageReplyMarkup."""
 
-    def __init__(self, token: str = "123456:TEST-token-abcdef") -> None:
-        super().__init__()
+    def __init__(
+        self, token: str = "123456:TEST-token-abcdef", now: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(now)
         self.token = token
         self.updates: deque[dict[str, Any]] = deque()
         self.next_update = 1
@@ -145,7 +148,7 @@ class FakeTelegram(FakeApi):
             return self._error(401, "Unauthorized")
         method = path[len(prefix) :]
         with self.lock:
-            down = time.monotonic() < self.down_until
+            down = self.now() < self.down_until
             mode = self.down_mode
         if down and method != "getUpdates":
             self._record(method, params, 503 if mode == "error" else 0, headers)
@@ -214,7 +217,7 @@ class FakeTelegram(FakeApi):
         if chat_id in self.hang_chats:
             time.sleep(self.hang_seconds)
             return 0, None, {}
-        now = time.monotonic()
+        now = self.now()
         with self.lock:
             if chat_id in self.blocked:
                 return self._error(403, "Forbidden: bot was blocked by the user")

@@ -20,9 +20,11 @@ from typing import TypeVar
 
 import yaml
 from feedserver import now_rfc822, rss, static
+from skip_clock import SkipClock
 
 from bot import cli as radar_cli
 from bot.app import CycleReport, Radar, build_senders, load_watchlist
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import load_settings
 from bot.models import FetchLimits
 from bot.storage import Store
@@ -150,18 +152,21 @@ def run_once(
     env: Mapping[str, str],
     *,
     json_lines: bool = True,
-    clock: Callable[[], float] = time.time,
+    clock: SkipClock | Clock = SYSTEM_CLOCK,
     fetch: FetchLimits | None = None,
 ) -> tuple[CycleReport, list]:
     """One in-process `radar run --once`; returns the report and what the console printed
-    (parsed JSON lines). `fetch` replaces the fetch limits read from `env`."""
+    (parsed JSON lines). `clock` is the run's clock (the test's `clock` fixture skips the
+    rate limits' waits); `fetch` replaces the fetch limits read from `env`."""
+    if isinstance(clock, SkipClock):
+        clock = clock.clock
     settings = load_settings(env)
     if fetch is not None:
         settings = replace(settings, fetch=fetch)
     config = load_watchlist(settings)
     stream = io.StringIO()
     store = Store(settings.db_url)
-    senders = build_senders(settings, stream=stream, json_lines=json_lines)
+    senders = build_senders(settings, stream=stream, json_lines=json_lines, clock=clock)
     radar = Radar(settings, config, store, senders, clock=clock)
 
     async def cycle() -> CycleReport:

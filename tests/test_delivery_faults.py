@@ -4,7 +4,6 @@ python-telegram-bot): nothing is lost, nothing is sent twice, nothing waits unbo
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from fake_slack import FakeSlack
@@ -56,12 +55,12 @@ def _posts(api: FakeSlack | FakeTelegram, method: str) -> int:
 
 @pytest.mark.slow
 def test_a_wrong_slack_token_holds_every_alert_until_the_right_one(
-    tmp_path, feed_server, slack, caplog
+    tmp_path, feed_server, slack, clock, caplog
 ):
     env = _slack_env(tmp_path, feed_server, slack)
     wrong = dict(env, SLACK_BOT_TOKEN="xoxb-wrong-token-000000")
     with caplog.at_level(logging.ERROR):
-        report, _ = run_once(wrong)
+        report, _ = run_once(wrong, clock=clock)
     assert report.delivered.sent == 0 and report.delivered.failed == 0
     assert _posts(slack, "chat.postMessage") == 0  # auth.test said so: nothing was tried
     assert [status for _, status, _, _ in _rows(tmp_path)] == ["pending"] * ALERTS
@@ -75,7 +74,7 @@ def test_a_wrong_slack_token_holds_every_alert_until_the_right_one(
     assert "HELD slack since" in status.stdout and "SLACK_BOT_TOKEN is not valid" in status.stdout
     assert "slack on hold" in status.stdout
 
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == ALERTS
     assert _posted_titles(slack) == _titles(ALERTS)  # all, in order, none twice
     assert [status for _, status, _, _ in _rows(tmp_path)] == ["sent"] * ALERTS
@@ -83,7 +82,9 @@ def test_a_wrong_slack_token_holds_every_alert_until_the_right_one(
     assert "HELD" not in status.stdout and status.returncode == 0
 
 
-def test_a_token_refused_while_sending_holds_slack_after_one_call(tmp_path, feed_server, slack):
+def test_a_token_refused_while_sending_holds_slack_after_one_call(
+    tmp_path, feed_server, slack, clock
+):
     """The token is revoked between auth.test and the first post: one call, nothing lost."""
     env = _slack_env(tmp_path, feed_server, slack)
     good, answer = slack.token, slack.dispatch
@@ -95,7 +96,7 @@ def test_a_token_refused_while_sending_holds_slack_after_one_call(tmp_path, feed
         return reply
 
     slack.dispatch = revoking  # type: ignore[method-assign]
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert _posts(slack, "chat.postMessage") == 1
     assert report.delivered.sent == 0
     rows = _rows(tmp_path)
@@ -104,16 +105,18 @@ def test_a_token_refused_while_sending_holds_slack_after_one_call(tmp_path, feed
 
     slack.dispatch = answer  # type: ignore[method-assign]
     slack.token = good
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == ALERTS
     assert _posted_titles(slack) == _titles(ALERTS)
 
 
 @pytest.mark.slow
-def test_a_wrong_telegram_token_holds_then_delivers_in_order(tmp_path, feed_server, telegram):
+def test_a_wrong_telegram_token_holds_then_delivers_in_order(
+    tmp_path, feed_server, telegram, clock
+):
     env = subscribed_farm(tmp_path, feed_server, telegram, chats=1, alerts=ALERTS)
     wrong = dict(env, TELEGRAM_BOT_TOKEN="123456:WRONG-token-zzzzzz")
-    report, _ = run_once(wrong)
+    report, _ = run_once(wrong, clock=clock)
     assert report.delivered.sent == 0 and report.delivered.failed == 0
     assert telegram.sent == []
     assert [status for _, status, _, _ in _rows(tmp_path)] == ["pending"] * ALERTS
@@ -122,53 +125,59 @@ def test_a_wrong_telegram_token_holds_then_delivers_in_order(tmp_path, feed_serv
     assert "HELD telegram" in status.stdout and "TELEGRAM_BOT_TOKEN" in status.stdout
     assert "WRONG-token" not in status.stdout
 
-    report, _ = run_once(env, clock=lambda: time.time() + 60)
+    clock.advance(60)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == ALERTS
     texts = [m["text"] for m in telegram.messages_to(1)]
     assert len(texts) == ALERTS
     assert all(title in text for title, text in zip(_titles(ALERTS), texts, strict=True))
 
 
-def test_slack_500s_then_recovery_deliver_everything_once_in_order(tmp_path, feed_server, slack):
+def test_slack_500s_then_recovery_deliver_everything_once_in_order(
+    tmp_path, feed_server, slack, clock
+):
     env = _slack_env(tmp_path, feed_server, slack)
     slack.outage(3600)
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 0 and report.delivered.retried == 1
     assert [status for _, status, _, _ in _rows(tmp_path)] == ["pending"] * ALERTS
     slack.outage(0)
-    report, _ = run_once(env, clock=lambda: time.time() + 3600)
+    clock.advance(3600)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == ALERTS
     assert _posted_titles(slack) == _titles(ALERTS)
 
 
-def test_a_day_long_retry_after_is_capped(tmp_path, feed_server, slack, caplog):
+def test_a_day_long_retry_after_is_capped(tmp_path, feed_server, slack, clock, caplog):
     env = _slack_env(tmp_path, feed_server, slack, count=1, RADAR_MAX_RETRY_AFTER="600")
     channel = slack.channels["export-controls"]
-    slack._last[channel] = time.monotonic() + 3600  # every post now is "too soon": a 429
+    slack._last[channel] = slack.now() + 3600  # every post now is "too soon": a 429
     slack.retry_after = 86400
     with caplog.at_level(logging.WARNING):
-        report, _ = run_once(env)
+        report, _ = run_once(env, clock=clock)
     assert report.delivered.retried == 1
     [(_, status, error, next_attempt)] = _rows(tmp_path)
     assert status == "pending" and "retry after 86400s" in error
-    assert time.time() + 500 < next_attempt <= time.time() + 600
+    assert clock.time() + 500 < next_attempt <= clock.time() + 600
     assert any(
         "asked to wait 86400s; waiting 600s (RADAR_MAX_RETRY_AFTER)" in r.getMessage()
         for r in caplog.records
     )
     slack._last.pop(channel)
-    report, _ = run_once(env, clock=lambda: time.time() + 601)
+    clock.advance(601)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 1
 
 
-def test_an_html_answer_from_slack_is_retried_not_failed(tmp_path, feed_server, slack):
+def test_an_html_answer_from_slack_is_retried_not_failed(tmp_path, feed_server, slack, clock):
     env = _slack_env(tmp_path, feed_server, slack, count=1)
     slack.html_answers = 1
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.retried == 1 and report.delivered.failed == 0
     [(_, status, error, _)] = _rows(tmp_path)
     assert status == "pending" and "not JSON" in error
-    report, _ = run_once(env, clock=lambda: time.time() + 60)
+    clock.advance(60)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 1
     assert len(slack.in_channel("#export-controls")) == 1
 
@@ -176,28 +185,29 @@ def test_an_html_answer_from_slack_is_retried_not_failed(tmp_path, feed_server, 
 @pytest.mark.slow
 @pytest.mark.parametrize("service", ["slack", "telegram"])
 def test_a_ten_minute_outage_loses_nothing_and_repeats_nothing(
-    tmp_path, feed_server, slack, telegram, service
+    tmp_path, feed_server, slack, telegram, clock, service
 ):
     """`radar run --once` from cron every minute while the service answers 500 for ten
-    minutes (a virtual clock), then until the outbox is empty: every alert once, in order."""
+    minutes (on the test's clock), then until the outbox is empty: every alert once, in
+    order."""
     if service == "slack":
         env, api = _slack_env(tmp_path, feed_server, slack), slack
     else:
         env = subscribed_farm(tmp_path, feed_server, telegram, chats=1, alerts=ALERTS)
         api = telegram
-    start = time.time()
+    start = clock.time()
     api.outage(3600)
-    for minute in range(11):
-        report, _ = run_once(env, clock=lambda m=minute: start + 60 * m)
+    for _ in range(11):
+        report, _ = run_once(env, clock=clock)
         assert report.delivered.sent == 0 and report.delivered.failed == 0
+        clock.advance(60)
     assert [status for _, status, _, _ in _rows(tmp_path)] == ["pending"] * ALERTS
     api.outage(0)
-    minute = 11
     while any(status != "sent" for _, status, _, _ in _rows(tmp_path)):
-        assert minute < 40, "the backoff reached past half an hour"
-        report, _ = run_once(env, clock=lambda m=minute: start + 60 * m)
+        assert clock.time() < start + 40 * 60, "the backoff reached past half an hour"
+        report, _ = run_once(env, clock=clock)
         assert report.delivered.failed == 0
-        minute += 1
+        clock.advance(60)
     if service == "slack":
         assert _posted_titles(slack) == _titles(ALERTS)
     else:

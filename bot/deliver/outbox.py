@@ -14,12 +14,12 @@ import logging
 import os
 import random
 import socket
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import DEFAULT_BURST_LIMIT, DEFAULT_MAX_RETRY_AFTER
 from bot.deliver.outcome import (
     Held,
@@ -123,7 +123,7 @@ class OutboxWorker:
         senders: Mapping[str, Sender],
         *,
         owner: str | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         lease_ttl: float = LEASE_TTL,
         max_parallel: int = 256,
         rng: random.Random | None = None,
@@ -151,8 +151,8 @@ class OutboxWorker:
     def recover(self) -> int:
         """Release rows left in flight by processes of this host that died, and join the
         instances (so others know this one's leases are alive)."""
-        freed = self.store.instances.recover(owner_is_dead, self.clock())
-        self.instances = self.store.instances.heartbeat(self.owner, self.clock())
+        freed = self.store.instances.recover(owner_is_dead, self.clock.time())
+        self.instances = self.store.instances.heartbeat(self.owner, self.clock.time())
         self._stored_holds = {hold.service for hold in self.store.holds.all()}
         return freed
 
@@ -171,24 +171,26 @@ class OutboxWorker:
                     self._stored_holds.discard(service)
                     log.info("%s accepts messages again: its held deliveries go out", service)
                 continue
-            await asyncio.to_thread(self.store.holds.hold, service, problem.reason, self.clock())
+            await asyncio.to_thread(
+                self.store.holds.hold, service, problem.reason, self.clock.time()
+            )
             self._stored_holds.add(service)
             self._hold(service, problem.reason)
 
     def _hold(self, service: str, reason: str) -> None:
         if service not in self.held or self.held[service][0] != reason:
             log.error("%s deliveries are on hold (kept, sent once fixed): %s", service, reason)
-        self.held[service] = (reason, self.clock() + HOLD_RECHECK)
+        self.held[service] = (reason, self.clock.time() + HOLD_RECHECK)
 
     def _is_held(self, destination: str) -> bool:
         hold = self.held.get(kind_of(destination))
-        return hold is not None and hold[1] > self.clock()
+        return hold is not None and hold[1] > self.clock.time()
 
     async def deliver_due(self) -> DeliveryStats:
         """Send everything that is due now, destination by destination, then return."""
         before = (self.stats.sent, self.stats.retried, self.stats.failed)
         while True:
-            due = await asyncio.to_thread(self.store.outbox.due, self.clock())
+            due = await asyncio.to_thread(self.store.outbox.due, self.clock.time())
             heads = self._heads(due)
             if not heads:
                 break
@@ -201,7 +203,9 @@ class OutboxWorker:
 
     async def heartbeat(self) -> None:
         """Count the running instances and split the overall rate limits between them."""
-        count = await asyncio.to_thread(self.store.instances.heartbeat, self.owner, self.clock())
+        count = await asyncio.to_thread(
+            self.store.instances.heartbeat, self.owner, self.clock.time()
+        )
         if count != self.instances:
             log.info("%d Radar instances are delivering", count)
         self.instances = count
@@ -219,6 +223,8 @@ class OutboxWorker:
                     await self.heartbeat()
                 except Exception:
                     log.exception("heartbeat failed")
+                # Real time, not the injected clock: the beat is the process showing it is
+                # alive, and a virtual clock's sleep would race it ahead.
                 await asyncio.sleep(HEARTBEAT)
 
         task = asyncio.create_task(beat(), name="heartbeat")
@@ -242,7 +248,7 @@ class OutboxWorker:
         try:
             while not stop.is_set():
                 try:
-                    due = await asyncio.to_thread(self.store.outbox.due, self.clock())
+                    due = await asyncio.to_thread(self.store.outbox.due, self.clock.time())
                     for head in self._heads(due):
                         self._active.add(head.destination)
                         task = asyncio.create_task(self._drain(head))
@@ -285,7 +291,7 @@ class OutboxWorker:
                 current = await asyncio.to_thread(
                     self.store.outbox.next_due,
                     destination,
-                    self.clock(),
+                    self.clock.time(),
                     by_story=kind_of(destination) == CONSOLE,
                 )
         finally:
@@ -305,17 +311,17 @@ class OutboxWorker:
         # destination a moment ago: keep the service's spacing from that message too.
         last = await asyncio.to_thread(self.store.outbox.last_sent, destination)
         gap = sender.spacing(destination)
-        if last is not None and (wait := last + gap - self.clock()) > 0:
-            await asyncio.sleep(min(wait, gap))
+        if last is not None and (wait := last + gap - self.clock.time()) > 0:
+            await self.clock.sleep(min(wait, gap))
         async with self._slots:
-            now = self.clock()
+            now = self.clock.time()
             if self._is_held(destination):
                 return False
             rows, message = await asyncio.to_thread(self._claim, sender, delivery, now)
             if not rows:
                 return False
             parent_ref = await asyncio.to_thread(self._parent_ref, delivery)
-            started = time.monotonic()
+            started = self.clock.monotonic()
             try:
                 if isinstance(message, Digest):
                     assert isinstance(sender, DigestSender)
@@ -325,7 +331,7 @@ class OutboxWorker:
             except Exception as exc:  # a sender bug must not lose the row
                 log.exception("sending to %s failed", delivery.destination)
                 result = Retry(f"unexpected error: {exc!r}")
-            seconds = time.monotonic() - started
+            seconds = self.clock.monotonic() - started
             go_on = await asyncio.to_thread(self._record, rows, result)
             if self.observer is not None:  # once recorded, so metrics and the database agree
                 self.observer.delivery(destination, result, seconds)
@@ -367,7 +373,7 @@ class OutboxWorker:
     def _record(self, rows: list[Delivery], result: SendResult) -> bool:
         """Apply what the result means to the rows (one, or a burst's), in one transaction;
         log and count it."""
-        now = self.clock()
+        now = self.clock.time()
         intent = outcome(
             result, rows[0], now, jitter=self.rng.uniform(0.8, 1.2), max_wait=self.max_retry_after
         )

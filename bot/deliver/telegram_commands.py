@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 
 from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from bot import feedback, subscriptions
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.deliver.telegram import POLL_TIMEOUT, TelegramApi, retry_seconds
 from bot.deliver.telegram_replies import Replies, Reply, keyboard_markup
@@ -34,7 +33,7 @@ class TelegramCommands:
         store: Store,
         ruleset: RuleSet,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.api = api
         self.settings = settings
@@ -144,7 +143,9 @@ class TelegramCommands:
         if update.my_chat_member is not None:
             await self._membership(update)
         elif update.callback_query is not None and feedback.is_verdict(update.callback_query.data):
-            await feedback.on_telegram_callback(self.store, update.callback_query, self.clock())
+            await feedback.on_telegram_callback(
+                self.store, update.callback_query, self.clock.time()
+            )
         elif update.callback_query is not None:
             await self._toggle(update.callback_query)
         elif update.message is not None and update.message.text:
@@ -240,7 +241,7 @@ class TelegramCommands:
     async def _apply(
         self, chat_id: int, kind: str, title: str | None, outcome: subscriptions.Outcome
     ) -> None:
-        now = self.clock()
+        now = self.clock.time()
         if outcome.subscribe:
             await asyncio.to_thread(
                 self.store.subscriptions.subscribe, chat_id, outcome.subscribe, now, kind, title

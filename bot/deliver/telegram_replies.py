@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -15,6 +14,7 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
 from bot import subscriptions
+from bot.clock import Clock
 from bot.deliver.ratelimit import LATE
 from bot.deliver.telegram import NO_PREVIEW, TelegramApi, retry_seconds
 from bot.format import telegram_parts
@@ -68,7 +68,7 @@ class Replies:
     delays an alert or another chat's answer.
     """
 
-    def __init__(self, api: TelegramApi, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(self, api: TelegramApi, store: Store, clock: Clock) -> None:
         self.api = api
         self.store = store
         self.clock = clock
@@ -167,7 +167,7 @@ class Replies:
     def _recently_refused(self, chat_id: int) -> bool:
         assert self._refused is not None, "prepare() reads the refusals first"
         last = self._refused.get(chat_id)
-        return last is not None and self.clock() - last < REFUSAL_PERIOD
+        return last is not None and self.clock.time() - last < REFUSAL_PERIOD
 
     def _book_refusal(self, chat_id: int) -> bool:
         """Book a refusal to the chat if every limit has room at this moment, and remember
@@ -176,7 +176,7 @@ class Replies:
         if not self.api.try_turn(chat_id, [(REFUSALS_KEY, REFUSAL_SPACING)]):
             return False
         self._refused.pop(chat_id, None)
-        self._refused[chat_id] = self.clock()
+        self._refused[chat_id] = self.clock.time()
         while len(self._refused) > MAX_REFUSED:
             del self._refused[next(iter(self._refused))]
         return True
@@ -208,7 +208,7 @@ class Replies:
             wait = max(self.api.free_in(chat_id, [(REFUSALS_KEY, REFUSAL_SPACING)]), LATE)
             if self.api.held(chat_id) > 0 or waited + wait > MAX_REPLY_WAIT:
                 return False
-            await asyncio.sleep(wait)
+            await self.clock.sleep(wait)
             waited += wait
         return True
 
@@ -218,7 +218,7 @@ class Replies:
             stored = json.loads(raw) if raw else {}
         except ValueError:
             stored = {}
-        now = self.clock()
+        now = self.clock.time()
         return {
             int(chat): float(at)
             for chat, at in sorted(stored.items(), key=lambda kv: float(kv[1]))
