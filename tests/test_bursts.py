@@ -58,14 +58,14 @@ def test_a_thousand_item_burst_does_not_delay_a_real_story(tmp_path, feed_server
     assert statuses == {"sent": BURST + 1}  # every alert accounted for, none left pending
 
 
-def test_a_burst_under_the_limit_goes_alert_by_alert(tmp_path, feed_server, slack):
+def test_a_burst_under_the_limit_goes_alert_by_alert(tmp_path, feed_server, slack, clock):
     url = feed_server.set("/wire.xml", static(rss(distinct_items(3))))
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url}], {"baseline": False})
     env = environment(
         tmp_path, write_rules(tmp_path / "rules", [CHIP_RULE]), feeds, RADAR_BURST_LIMIT="3"
     )
     env.update(SLACK_BOT_TOKEN=slack.token, SLACK_API_URL=slack.api_url)
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 3
     assert len(slack.in_channel("#export-controls")) == 3
 

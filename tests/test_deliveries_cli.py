@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,21 +10,22 @@ from fake_slack import FakeSlack
 from feedserver import rss, static
 from helpers import (
     CHIP_RULE,
-    cli,
     distinct_items,
     environment,
+    in_process,
     run_once,
     stored,
     write_feeds,
     write_rules,
 )
+from skip_clock import SkipClock
 
 COUNT = 3
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    api = FakeSlack().start()
+def slack(clock: SkipClock) -> Iterator[FakeSlack]:
+    api = FakeSlack(now=clock.monotonic).start()
     try:
         yield api
     finally:
@@ -50,7 +50,7 @@ def _statuses(tmp_path) -> list[str]:
 
 def test_list_shows_failed_rows_with_headline_and_error(tmp_path, feed_server, slack):
     env = _failed_env(tmp_path, feed_server, slack)
-    listed = cli(["deliveries"], env)
+    listed = in_process(["deliveries"], env)
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].split() == [
@@ -69,64 +69,70 @@ def test_list_shows_failed_rows_with_headline_and_error(tmp_path, feed_server, s
     assert [r.split("  ")[-1].strip() for r in rows] == titles
     assert listed.stdout.count("channel_not_found") == COUNT
 
-    data = json.loads(cli(["deliveries", "--json"], env).stdout)
+    data = json.loads(in_process(["deliveries", "--json"], env).stdout)
     assert [d["status"] for d in data["deliveries"]] == ["failed"] * COUNT
     assert [d["headline"] for d in data["deliveries"]] == titles
     assert data["held"] == []
 
 
 @pytest.mark.slow
-def test_retry_resends_failed_rows_in_order_by_the_next_run(tmp_path, feed_server, slack):
+def test_retry_resends_failed_rows_in_order_by_the_next_run(tmp_path, feed_server, slack, clock):
     env = _failed_env(tmp_path, feed_server, slack)
-    assert cli(["deliveries", "retry", "--destination", "slack:#elsewhere"], env).stdout == (
+    assert in_process(["deliveries", "retry", "--destination", "slack:#elsewhere"], env).stdout == (
         "0 failed deliveries will be sent by the next run\n"
     )
-    retried = cli(["deliveries", "retry", "--destination", "slack", "--since", "1d"], env)
+    retried = in_process(["deliveries", "retry", "--destination", "slack", "--since", "1d"], env)
     assert retried.stdout == f"{COUNT} failed deliveries will be sent by the next run\n"
     assert _statuses(tmp_path) == ["pending"] * COUNT
-    assert "pending" in cli(["deliveries"], env).stdout
+    assert "pending" in in_process(["deliveries"], env).stdout
 
     slack.add_channel("#export-controls")  # the fix: the channel exists now
-    report, _ = run_once(env, clock=lambda: time.time() + 1)
+    clock.advance(1)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == COUNT
     posted = [p["text"] for p in slack.in_channel("#export-controls")]
     titles = [item["title"] for item in distinct_items(COUNT)]
     assert all(t in text for t, text in zip(titles, posted, strict=True))
-    assert cli(["deliveries"], env).stdout == "no deliveries pending, retrying or failed\n"
-    assert cli(["status"], env).returncode == 0
+    assert in_process(["deliveries"], env).stdout == "no deliveries pending, retrying or failed\n"
+    assert in_process(["status"], env).returncode == 0
 
 
 @pytest.mark.slow
-def test_drop_discards_failed_rows_and_status_is_ok_again(tmp_path, feed_server, slack):
+def test_drop_discards_failed_rows_and_status_is_ok_again(tmp_path, feed_server, slack, clock):
     env = _failed_env(tmp_path, feed_server, slack)
-    assert cli(["status"], env).returncode == 1
-    dropped = cli(["deliveries", "drop"], env)
+    assert in_process(["status"], env).returncode == 1
+    dropped = in_process(["deliveries", "drop"], env)
     assert dropped.stdout == f"{COUNT} deliveries dropped\n"
     assert _statuses(tmp_path) == ["dropped"] * COUNT
-    assert cli(["deliveries", "drop"], env).stdout == "0 deliveries dropped\n"
-    assert cli(["status"], env).returncode == 0
+    assert in_process(["deliveries", "drop"], env).stdout == "0 deliveries dropped\n"
+    assert in_process(["status"], env).returncode == 0
     slack.add_channel("#export-controls")
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 0  # dropped rows are never sent
 
 
-def test_held_rows_are_listed_as_held_and_drop_pending_discards_them(tmp_path, feed_server, slack):
+def test_held_rows_are_listed_as_held_and_drop_pending_discards_them(
+    tmp_path, feed_server, slack, clock
+):
     url = feed_server.set("/wire.xml", static(rss(distinct_items(COUNT))))
     feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": url}], {"baseline": False})
     env = environment(tmp_path, write_rules(tmp_path / "rules", [CHIP_RULE]), feeds)
     env.update(SLACK_BOT_TOKEN="xoxb-wrong", SLACK_API_URL=slack.api_url)
-    run_once(env)
-    listed = cli(["deliveries"], env).stdout
+    run_once(env, clock=clock)
+    listed = in_process(["deliveries"], env).stdout
     assert listed.startswith("slack on hold since ")
     assert "SLACK_BOT_TOKEN is not valid" in listed.splitlines()[0]
     assert sum(" held " in line for line in listed.splitlines()) == COUNT
-    assert cli(["deliveries", "drop"], env).stdout == "0 deliveries dropped\n"
-    assert cli(["deliveries", "drop", "--pending"], env).stdout == f"{COUNT} deliveries dropped\n"
+    assert in_process(["deliveries", "drop"], env).stdout == "0 deliveries dropped\n"
+    assert (
+        in_process(["deliveries", "drop", "--pending"], env).stdout
+        == f"{COUNT} deliveries dropped\n"
+    )
 
 
 def test_a_bad_duration_or_no_database_is_a_usage_error(tmp_path, feed_server, slack):
     env = _failed_env(tmp_path, feed_server, slack)
-    bad = cli(["deliveries", "retry", "--since", "30x"], env)
+    bad = in_process(["deliveries", "retry", "--since", "30x"], env)
     assert bad.returncode == 2 and "--since 30x" in bad.stderr and "Traceback" not in bad.stderr
-    missing = cli(["deliveries"], dict(env, RADAR_DB=f"sqlite:///{tmp_path / 'none.db'}"))
+    missing = in_process(["deliveries"], dict(env, RADAR_DB=f"sqlite:///{tmp_path / 'none.db'}"))
     assert missing.returncode == 2 and "no database at" in missing.stderr

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +21,7 @@ from helpers import (
     write_feeds,
     write_rules,
 )
+from skip_clock import SkipClock
 
 from bot.types import DeliveryStatus
 
@@ -41,8 +41,8 @@ SUMMIT_RULE = {
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    api = FakeSlack().start()
+def slack(clock: SkipClock) -> Iterator[FakeSlack]:
+    api = FakeSlack(now=clock.monotonic).start()
     api.add_channel("#export-controls")
     api.add_channel("#alerts")
     try:
@@ -101,11 +101,11 @@ def _outbox(tmp_path) -> list[tuple]:
 # -- Slack ---------------------------------------------------------------------------------
 
 
-def test_slack_routes_by_rule_and_formats_block_kit(tmp_path, feed_server, slack):
+def test_slack_routes_by_rule_and_formats_block_kit(tmp_path, feed_server, slack, clock):
     chip = _item("US adds 80 Chinese firms to Entity List over AI chips", "chips")
     travel = _item("Beijing tells AI founders to skip US trips", "travel")
     env = _setup(tmp_path, feed_server, {"/wire.xml": [chip, travel]}, slack=slack)
-    report, printed = run_once(env)
+    report, printed = run_once(env, clock=clock)
     assert printed == [], "with Slack configured nothing goes to the console"
     assert report.delivered.sent == 2
 
@@ -126,7 +126,7 @@ def test_slack_routes_by_rule_and_formats_block_kit(tmp_path, feed_server, slack
     assert default["text"].startswith("[MEDIUM] Beijing tells AI founders to skip US trips")
 
 
-def test_hostile_titles_are_escaped_everywhere(tmp_path, feed_server, slack, telegram):
+def test_hostile_titles_are_escaped_everywhere(tmp_path, feed_server, slack, telegram, clock):
     hostile = "Fish & Chips <3 export controls on chips < 5nm > 7nm <script>alert(1)</script> *b* _i_ ~s~ `c`"
     long_title = "Export controls on chips " + "very " * 2000 + "long"
     env = _setup(
@@ -137,7 +137,7 @@ def test_hostile_titles_are_escaped_everywhere(tmp_path, feed_server, slack, tel
         telegram=telegram,
     )
     telegram.command(501, "/subscribe chip-export")
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 4, _outbox(tmp_path)
 
     posted = slack.in_channel("#export-controls")
@@ -167,7 +167,7 @@ def test_hostile_titles_are_escaped_everywhere(tmp_path, feed_server, slack, tel
     assert sent[1]["text"].count("<a href=") == 1
 
 
-def test_slack_follow_ups_are_thread_replies(tmp_path, feed_server, slack):
+def test_slack_follow_ups_are_thread_replies(tmp_path, feed_server, slack, clock):
     first = _item(
         "US adds 80 Chinese firms to Entity List over AI chips", "a", "https://wire.example.com"
     )
@@ -179,7 +179,7 @@ def test_slack_follow_ups_are_thread_replies(tmp_path, feed_server, slack):
     env = _setup(
         tmp_path, feed_server, {"/wire.xml": [first], "/aggregator.xml": [second]}, slack=slack
     )
-    run_once(env)
+    run_once(env, clock=clock)
     parent, reply = slack.in_channel("#export-controls")
     assert parent.get("thread_ts") is None
     assert reply["thread_ts"] == parent["ts"]
@@ -189,12 +189,12 @@ def test_slack_follow_ups_are_thread_replies(tmp_path, feed_server, slack):
     assert reply["text"].startswith(f"Also reported by {other}")
 
 
-def test_slack_rate_limit_is_kept_and_retry_after_obeyed(tmp_path, feed_server, slack):
+def test_slack_rate_limit_is_kept_and_retry_after_obeyed(tmp_path, feed_server, slack, clock):
     items = [_item(f"New export controls on chips, part {n}", f"p{n}") for n in range(4)]
     env = _setup(tmp_path, feed_server, {"/wire.xml": items}, slack=slack)
-    started = time.monotonic()
-    report, _ = run_once(env)
-    elapsed = time.monotonic() - started
+    started = clock.monotonic()
+    report, _ = run_once(env, clock=clock)
+    elapsed = clock.monotonic() - started
     assert report.delivered.sent == 4
     assert slack.rate_limited == 0
     posted = slack.in_channel("#export-controls")
@@ -203,7 +203,7 @@ def test_slack_rate_limit_is_kept_and_retry_after_obeyed(tmp_path, feed_server, 
     assert elapsed >= 3.0
 
 
-def test_slack_429_is_retried_after_the_time_it_asks(tmp_path, feed_server, slack):
+def test_slack_429_is_retried_after_the_time_it_asks(tmp_path, feed_server, slack, clock):
     env = _setup(
         tmp_path,
         feed_server,
@@ -212,18 +212,20 @@ def test_slack_429_is_retried_after_the_time_it_asks(tmp_path, feed_server, slac
     )
     slack.enforce = True
     # Every post is "too soon" however long the run takes to reach it: a 429 for certain.
-    slack._last[slack.channels["export-controls"]] = time.monotonic() + 3600
+    slack._last[slack.channels["export-controls"]] = clock.monotonic() + 3600
     slack.retry_after = 30
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.retried == 1
     [(destination, status, error, _)] = _outbox(tmp_path)
     assert (destination, status) == ("slack:#export-controls", "pending")
     assert "retry after 30s" in error
     next_attempt = stored(_db(tmp_path), lambda store: store.outbox.all())[0].next_attempt
-    assert next_attempt >= time.time() + 25
+    assert next_attempt >= clock.time() + 25
 
 
-def test_unknown_slack_channel_is_a_permanent_failure_shown_in_status(tmp_path, feed_server, slack):
+def test_unknown_slack_channel_is_a_permanent_failure_shown_in_status(
+    tmp_path, feed_server, slack, clock
+):
     rule = dict(CHIP_RULE, slack=["#nowhere"])
     env = _setup(
         tmp_path,
@@ -232,14 +234,16 @@ def test_unknown_slack_channel_is_a_permanent_failure_shown_in_status(tmp_path, 
         slack=slack,
     )
     write_rules(tmp_path / "rules", rules=[rule, TRAVEL_RULE])
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.failed == 1
     status = in_process(["status"], env)
     assert "FAILED slack:#nowhere" in status.stdout
     assert "channel_not_found" in status.stdout
 
 
-def test_slack_outage_then_recovery_delivers_everything_in_order(tmp_path, feed_server, slack):
+def test_slack_outage_then_recovery_delivers_everything_in_order(
+    tmp_path, feed_server, slack, clock
+):
     titles = [
         "Japan adds export controls on chipmaking tools",
         "Entity List grows by 40 memory chip firms",
@@ -252,7 +256,7 @@ def test_slack_outage_then_recovery_delivers_everything_in_order(tmp_path, feed_
         slack=slack,
     )
     slack.outage(3600)
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 0 and report.delivered.retried == 1
     assert all(status == "pending" for _, status, _, _ in _outbox(tmp_path))
     status = in_process(["status"], env)
@@ -260,7 +264,8 @@ def test_slack_outage_then_recovery_delivers_everything_in_order(tmp_path, feed_
     assert "service_unavailable" in status.stdout
 
     slack.outage(0)
-    report, _ = run_once(env, clock=lambda: time.time() + 3600)
+    clock.advance(3600)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 3
     posted = [p["text"] for p in slack.in_channel("#export-controls")]
     # Alerts were created in feed order and go out in that order.
@@ -270,7 +275,7 @@ def test_slack_outage_then_recovery_delivers_everything_in_order(tmp_path, feed_
 # -- Telegram ------------------------------------------------------------------------------
 
 
-def test_telegram_commands_subscribe_and_alerts_follow(tmp_path, feed_server, telegram):
+def test_telegram_commands_subscribe_and_alerts_follow(tmp_path, feed_server, telegram, clock):
     env = _setup(
         tmp_path,
         feed_server,
@@ -281,7 +286,7 @@ def test_telegram_commands_subscribe_and_alerts_follow(tmp_path, feed_server, te
     telegram.command(chat, "/start")
     telegram.command(chat, "/subscribe chip-export travel-guidance moon-landings")
     telegram.command(chat, "/list")
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.commands == 3
     texts = [m["text"] for m in telegram.messages_to(chat)]
     assert "Welcome to <b>Radar</b>" in texts[0]
@@ -298,20 +303,20 @@ def test_telegram_commands_subscribe_and_alerts_follow(tmp_path, feed_server, te
     assert "ai-summit" not in " ".join(texts), "a rule with telegram: false is not a topic"
 
     telegram.command(chat, "/unsubscribe all")
-    run_once(env)
+    run_once(env, clock=clock)
     assert "Unsubscribed from everything." in telegram.messages_to(chat)[-1]["text"]
     assert in_process(["status"], env).stdout.count("Subscribers: 0 chats") == 0
 
 
-def test_telegram_topics_keyboard_toggles(tmp_path, feed_server, telegram):
+def test_telegram_topics_keyboard_toggles(tmp_path, feed_server, telegram, clock):
     env = _setup(tmp_path, feed_server, {"/wire.xml": []}, telegram=telegram)
     telegram.command(900, "/topics")
-    run_once(env)
+    run_once(env, clock=clock)
     [topics] = telegram.messages_to(900)
     buttons = [row[0] for row in topics["reply_markup"]["inline_keyboard"]]
     assert [b["callback_data"] for b in buttons] == ["toggle:chip-export", "toggle:travel-guidance"]
     telegram.press(900, topics["message_id"], "toggle:chip-export")
-    run_once(env)
+    run_once(env, clock=clock)
     edits = [c for c in telegram.calls if c.method == "editMessageReplyMarkup"]
     assert edits and "✅" in str(edits[-1].params["reply_markup"])
     answers = [c for c in telegram.calls if c.method == "answerCallbackQuery"]
@@ -319,7 +324,7 @@ def test_telegram_topics_keyboard_toggles(tmp_path, feed_server, telegram):
     assert stored(_db(tmp_path), lambda store: store.subscriptions.all()) == [(900, "chip-export")]
 
 
-def test_in_groups_only_administrators_change_subscriptions(tmp_path, feed_server, telegram):
+def test_in_groups_only_administrators_change_subscriptions(tmp_path, feed_server, telegram, clock):
     env = _setup(tmp_path, feed_server, {"/wire.xml": []}, telegram=telegram)
     group = -100
     telegram.admins[group] = {1}
@@ -327,7 +332,7 @@ def test_in_groups_only_administrators_change_subscriptions(tmp_path, feed_serve
     telegram.command(group, "/subscribe@OtherBot chip-export", user_id=1)
     telegram.command(group, "/subscribe@RadarTestBot chip-export", user_id=1)
     telegram.command(group, "/list", user_id=2)
-    run_once(env)
+    run_once(env, clock=clock)
     texts = [m["text"] for m in telegram.messages_to(group)]
     assert texts == [
         "Only group administrators can change this group's subscriptions.",
@@ -336,19 +341,19 @@ def test_in_groups_only_administrators_change_subscriptions(tmp_path, feed_serve
     ]
 
 
-def test_allowed_chats_are_enforced_politely(tmp_path, feed_server, telegram):
+def test_allowed_chats_are_enforced_politely(tmp_path, feed_server, telegram, clock):
     env = _setup(
         tmp_path, feed_server, {"/wire.xml": []}, telegram=telegram, TELEGRAM_ALLOWED_CHATS="10, 11"
     )
     telegram.command(12, "/subscribe chip-export")
     telegram.command(10, "/subscribe chip-export")
-    run_once(env)
+    run_once(env, clock=clock)
     [refusal] = telegram.messages_to(12)
     assert "only serves approved chats" in refusal["text"] and "<code>12</code>" in refusal["text"]
     assert "Subscribed" in telegram.messages_to(10)[0]["text"]
 
 
-def test_telegram_follow_ups_reply_to_the_first_alert(tmp_path, feed_server, telegram):
+def test_telegram_follow_ups_reply_to_the_first_alert(tmp_path, feed_server, telegram, clock):
     first = _item(
         "US adds 80 Chinese firms to Entity List over AI chips", "a", "https://wire.example.com"
     )
@@ -364,7 +369,7 @@ def test_telegram_follow_ups_reply_to_the_first_alert(tmp_path, feed_server, tel
         telegram=telegram,
     )
     telegram.command(42, "/subscribe chip-export")
-    run_once(env)
+    run_once(env, clock=clock)
     _reply_ack, alert, follow = telegram.messages_to(42)
     assert follow["reply_parameters"]["message_id"] == alert["message_id"]
     assert follow["disable_notification"] is True
@@ -374,7 +379,9 @@ def test_telegram_follow_ups_reply_to_the_first_alert(tmp_path, feed_server, tel
     assert f"Also reported by <b>{other.pop()}</b>" in follow["text"]
 
 
-def test_blocked_chat_is_unsubscribed_and_migrated_chat_followed(tmp_path, feed_server, telegram):
+def test_blocked_chat_is_unsubscribed_and_migrated_chat_followed(
+    tmp_path, feed_server, telegram, clock
+):
     env = _setup(
         tmp_path,
         feed_server,
@@ -384,12 +391,12 @@ def test_blocked_chat_is_unsubscribed_and_migrated_chat_followed(tmp_path, feed_
     telegram.command(5, "/subscribe chip-export")
     telegram.admins[-5] = {7}
     telegram.command(-5, "/subscribe chip-export", user_id=7)
-    run_once(env)  # both chats subscribe, then both get the first alert
+    run_once(env, clock=clock)  # both chats subscribe, then both get the first alert
     # Now the private chat blocks the bot and the group becomes a supergroup.
     telegram.blocked.add(5)
     telegram.migrated[-5] = -1005
     feed_server.set("/wire.xml", static(rss([_item("More export controls on chips", "y")])))
-    run_once(env)
+    run_once(env, clock=clock)
     assert [m["text"] for m in telegram.messages_to(-1005)][-1].count(
         "More export controls on chips"
     ) == 1
@@ -399,7 +406,7 @@ def test_blocked_chat_is_unsubscribed_and_migrated_chat_followed(tmp_path, feed_
     assert "FAILED telegram:5" in status.stdout and "blocked by the user" in status.stdout
 
 
-def test_telegram_retry_after_is_obeyed(tmp_path, feed_server, telegram):
+def test_telegram_retry_after_is_obeyed(tmp_path, feed_server, telegram, clock):
     env = _setup(
         tmp_path,
         feed_server,
@@ -407,11 +414,11 @@ def test_telegram_retry_after_is_obeyed(tmp_path, feed_server, telegram):
         telegram=telegram,
     )
     telegram.command(8, "/subscribe chip-export")
-    run_once(env)  # subscribes; the alert goes out
+    run_once(env, clock=clock)  # subscribes; the alert goes out
     telegram.flood[8] = 7
     feed_server.set("/wire.xml", static(rss([_item("Second export controls on chips", "y")])))
-    before = time.time()
-    report, _ = run_once(env)
+    before = clock.time()
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.retried == 1
     pending = stored(_db(tmp_path), lambda store: store.outbox.with_status(DeliveryStatus.PENDING))
     next_attempt, error = pending[0].next_attempt, pending[0].error
@@ -419,7 +426,7 @@ def test_telegram_retry_after_is_obeyed(tmp_path, feed_server, telegram):
     assert "retry after 7s" in error
 
 
-def test_tokens_never_reach_the_logs(tmp_path, feed_server, slack, telegram, caplog):
+def test_tokens_never_reach_the_logs(tmp_path, feed_server, slack, telegram, clock, caplog):
     env = _setup(
         tmp_path,
         feed_server,
@@ -435,7 +442,7 @@ def test_tokens_never_reach_the_logs(tmp_path, feed_server, slack, telegram, cap
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "httpcore", "telegram", "slack_sdk", "bot"):
         logging.getLogger(name).setLevel(logging.DEBUG)
-    run_once(env)
+    run_once(env, clock=clock)
     assert "sendMessage" in caplog.text or "getUpdates" in caplog.text, "DEBUG logs were captured"
     assert telegram.token not in caplog.text
     assert slack.token not in caplog.text

@@ -5,7 +5,6 @@ backtest marking judged stories."""
 from __future__ import annotations
 
 import json
-import time
 
 import yaml
 from feedserver import rss, static
@@ -49,16 +48,16 @@ def _answers(telegram) -> list[dict]:
 
 
 def test_telegram_buttons_record_verdicts_and_forged_callbacks_are_refused(
-    tmp_path, feed_server, telegram, monkeypatch, capsys
+    tmp_path, feed_server, telegram, clock, monkeypatch, capsys
 ):
     env = _setup(
         tmp_path, feed_server, TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_API_URL=telegram.api_url
     )
     store = Store(env["RADAR_DB"])
     for chat in (501, 502):
-        store.subscriptions.subscribe(chat, ["chip-export"], time.time())
+        store.subscriptions.subscribe(chat, ["chip-export"], clock.time())
     store.close()
-    run_once(env)
+    run_once(env, clock=clock)
     [to_501] = telegram.messages_to(501)
     [to_502] = telegram.messages_to(502)
     buttons = to_501["reply_markup"]["inline_keyboard"][0]
@@ -70,7 +69,7 @@ def test_telegram_buttons_record_verdicts_and_forged_callbacks_are_refused(
     telegram.press(999, to_501["message_id"], no, user_id=66)  # forged: another chat
     telegram.press(502, to_501["message_id"], no, user_id=67)  # forged: 502's chat, 501's message
     telegram.press(502, to_502["message_id"], buttons[0]["callback_data"], user_id=72)
-    run_once(env)
+    run_once(env, clock=clock)
 
     assert _verdicts(env) == [
         ("telegram:501", "telegram:71", Judgement.NOT_RELEVANT),
@@ -87,7 +86,7 @@ def test_telegram_buttons_record_verdicts_and_forged_callbacks_are_refused(
     ]
 
     telegram.press(502, to_502["message_id"], no, user_id=72)  # changes their mind
-    run_once(env)
+    run_once(env, clock=clock)
     assert _verdicts(env)[-1] == ("telegram:502", "telegram:72", Judgement.NOT_RELEVANT)
 
     code, out, _ = radar(["feedback"], env, monkeypatch, capsys)
@@ -112,7 +111,7 @@ def test_telegram_buttons_record_verdicts_and_forged_callbacks_are_refused(
 
 
 def test_slack_reactions_are_read_from_the_alerts_own_message(
-    tmp_path, feed_server, slack, monkeypatch, capsys
+    tmp_path, feed_server, slack, clock, monkeypatch, capsys
 ):
     env = _setup(
         tmp_path,
@@ -121,7 +120,7 @@ def test_slack_reactions_are_read_from_the_alerts_own_message(
         SLACK_API_URL=slack.api_url,
         RADAR_SLACK_NOT_RELEVANT=":-1:, :x:",
     )
-    run_once(env)
+    run_once(env, clock=clock)
     [posted] = slack.in_channel("#export-controls")
     channel, ts = posted["channel_id"], posted["ts"]
     slack.react(channel, ts, "-1::skin-tone-3", "U1")
@@ -129,7 +128,7 @@ def test_slack_reactions_are_read_from_the_alerts_own_message(
     slack.react(channel, ts, "eyes", "U3")  # not a verdict
     slack.add_channel("#elsewhere")
     slack.react("#elsewhere", ts, "x", "U4")  # another channel's message: never read
-    run_once(env)
+    run_once(env, clock=clock)
     assert sorted(_verdicts(env)) == [
         ("slack:#export-controls", "slack:U1", Judgement.NOT_RELEVANT),
         ("slack:#export-controls", "slack:U2", Judgement.RELEVANT),
@@ -139,7 +138,7 @@ def test_slack_reactions_are_read_from_the_alerts_own_message(
 
     slack.react(channel, ts, "+1", "U2", remove=True)  # taken back
     slack.react(channel, ts, "x", "U5")
-    run_once(env)
+    run_once(env, clock=clock)
     assert sorted(_verdicts(env)) == [
         ("slack:#export-controls", "slack:U1", Judgement.NOT_RELEVANT),
         ("slack:#export-controls", "slack:U5", Judgement.NOT_RELEVANT),
@@ -151,19 +150,19 @@ def test_slack_reactions_are_read_from_the_alerts_own_message(
 
 
 def test_the_backtest_marks_stories_users_judged(
-    tmp_path, feed_server, telegram, monkeypatch, capsys
+    tmp_path, feed_server, telegram, clock, monkeypatch, capsys
 ):
     env = _setup(
         tmp_path, feed_server, TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_API_URL=telegram.api_url
     )
     store = Store(env["RADAR_DB"])
-    store.subscriptions.subscribe(501, ["chip-export"], time.time())
+    store.subscriptions.subscribe(501, ["chip-export"], clock.time())
     store.close()
-    run_once(env)
+    run_once(env, clock=clock)
     [message] = telegram.messages_to(501)
     no = message["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
     telegram.press(501, message["message_id"], no, user_id=71)
-    run_once(env)
+    run_once(env, clock=clock)
 
     rules = tmp_path / "repo" / "rules"
     narrowed = {**CHIP_RULE, "match": {**CHIP_RULE["match"], "none": ["potato chip*", "gallium"]}}

@@ -206,7 +206,7 @@ def test_stories_status_and_explain_escape_rows_an_older_radar_stored(tmp_path, 
 
 
 def test_slack_and_telegram_get_clean_text_the_feed_name_and_no_spoofed_link(
-    tmp_path, feed_server, slack, telegram
+    tmp_path, feed_server, slack, telegram, clock
 ):
     env = _env(
         tmp_path,
@@ -218,7 +218,7 @@ def test_slack_and_telegram_get_clean_text_the_feed_name_and_no_spoofed_link(
         TELEGRAM_API_URL=telegram.api_url,
     )
     telegram.command(31, "/subscribe chip-export")
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 2
     [posted] = slack.in_channel("#export-controls")
     [_ack, alert] = telegram.messages_to(31)
@@ -231,7 +231,7 @@ def test_slack_and_telegram_get_clean_text_the_feed_name_and_no_spoofed_link(
     assert alert["link_preview_options"] == {"is_disabled": True}
 
 
-def test_telegram_link_previews_are_off(tmp_path, feed_server, telegram):
+def test_telegram_link_previews_are_off(tmp_path, feed_server, telegram, clock):
     env = _env(
         tmp_path,
         feed_server,
@@ -241,7 +241,7 @@ def test_telegram_link_previews_are_off(tmp_path, feed_server, telegram):
     )
     telegram.command(32, "/help")
     telegram.command(32, "/subscribe chip-export")
-    run_once(env)
+    run_once(env, clock=clock)
     sent = telegram.messages_to(32)
     assert len(sent) == 3 and '<a href="https://www.federalregister.gov/d/1">' in sent[2]["text"]
     assert all(m["link_preview_options"] == {"is_disabled": True} for m in sent)
@@ -250,7 +250,7 @@ def test_telegram_link_previews_are_off(tmp_path, feed_server, telegram):
 MENTIONS = "Export controls on chips: @channel @here @everyone <!channel> <!here> <@U0123ABC> <!subteam^S1|@team> @Lawmaker_1 told"
 
 
-def test_no_mention_in_a_headline_can_notify(tmp_path, feed_server, slack, telegram):
+def test_no_mention_in_a_headline_can_notify(tmp_path, feed_server, slack, telegram, clock):
     env = _env(
         tmp_path,
         feed_server,
@@ -262,7 +262,7 @@ def test_no_mention_in_a_headline_can_notify(tmp_path, feed_server, slack, teleg
     )
     telegram.command(-33, "/subscribe chip-export", chat_type="group")
     telegram.admins[-33] = {7}
-    run_once(env)
+    run_once(env, clock=clock)
     [posted] = slack.in_channel("#export-controls")
     texts = [posted["text"]] + [
         element["text"]
@@ -302,7 +302,7 @@ def test_a_long_link_never_cuts_a_slack_section(length):
     assert len(telegram) <= 4096 and telegram.count("<a ") == telegram.count("</a>")
 
 
-def test_a_long_link_reaches_slack_whole_or_not_at_all(tmp_path, feed_server, slack):
+def test_a_long_link_reaches_slack_whole_or_not_at_all(tmp_path, feed_server, slack, clock):
     link = "https://www.federalregister.gov/d/" + "x" * 2_900
     env = _env(
         tmp_path,
@@ -311,7 +311,7 @@ def test_a_long_link_reaches_slack_whole_or_not_at_all(tmp_path, feed_server, sl
         SLACK_BOT_TOKEN=slack.token,
         SLACK_API_URL=slack.api_url,
     )
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.delivered.sent == 1 and report.delivered.failed == 0
     [posted] = slack.in_channel("#export-controls")
     section = posted["blocks"][0]["text"]["text"]

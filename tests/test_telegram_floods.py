@@ -83,21 +83,21 @@ async def _until(telegram: FakeTelegram, predicate: Callable[[], bool]) -> bool:
 
 
 def test_a_day_long_flood_wait_on_a_strangers_help_holds_up_nothing(
-    tmp_path, feed_server, telegram
+    tmp_path, feed_server, telegram, clock
 ):
     """Before: `radar run --once` slept 86,400 s in line; no feed polled, no alert sent."""
     env = _env(tmp_path, feed_server, telegram, [_item(CHIP, "a")], TELEGRAM_ALLOWED_CHATS="1, 2")
     _subscribe(env, 1)
     telegram.command(999, "/help")
     telegram.flood[999] = 86400
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.commands == 1
     assert report.delivered.sent == 1 and [m["chat_id"] for m in _alerts(telegram)] == [1]
     assert len(_sends(telegram, 999)) == 1, "one attempt, answered 429, never retried"
 
 
 def test_a_subscribers_flood_wait_reschedules_its_alert_and_no_one_elses(
-    tmp_path, feed_server, telegram
+    tmp_path, feed_server, telegram, clock
 ):
     """A reply's flood wait pauses that chat: its alert waits for the end of the wait while
     the other chats' go out (before, the paused chat booked the overall rate a day ahead)."""
@@ -105,7 +105,7 @@ def test_a_subscribers_flood_wait_reschedules_its_alert_and_no_one_elses(
     _subscribe(env, 1, 2, 3)
     telegram.command(1, "/list")
     telegram.flood[1] = 86400
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert sorted(m["chat_id"] for m in _alerts(telegram)) == [2, 3]
     assert report.delivered.retried == 1
     [pending] = stored(
@@ -113,16 +113,18 @@ def test_a_subscribers_flood_wait_reschedules_its_alert_and_no_one_elses(
     )
     error, next_attempt = pending.error, pending.next_attempt
     # The day Telegram asked for is capped by RADAR_MAX_RETRY_AFTER (default an hour).
-    assert "flood control" in error and time.time() + 3500 < next_attempt <= time.time() + 3600
+    assert "flood control" in error and clock.time() + 3500 < next_attempt <= clock.time() + 3600
 
 
-def test_forty_messages_from_a_stranger_cost_one_refusal_a_day(tmp_path, feed_server, telegram):
+def test_forty_messages_from_a_stranger_cost_one_refusal_a_day(
+    tmp_path, feed_server, telegram, clock
+):
     """Before: 40 replies, one a second, and the subscriber's alert came 41st (41 s late)."""
     env = _env(tmp_path, feed_server, telegram, [_item(CHIP, "a")], TELEGRAM_ALLOWED_CHATS="1")
     _subscribe(env, 1)
     for n in range(40):
         telegram.command(999, "/subscribe chip-export" if n % 2 else "hello")
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.commands == 40
     order = [m["chat_id"] for m in telegram.sent]
     assert (
@@ -132,12 +134,14 @@ def test_forty_messages_from_a_stranger_cost_one_refusal_a_day(tmp_path, feed_se
     assert order.index(1) <= 1, order
     for _ in range(5):
         telegram.command(999, "/help")
-    run_once(env)
+    run_once(env, clock=clock)
     assert len(telegram.messages_to(999)) == 1, "refused once a day, remembered between runs"
     assert stored(env["RADAR_DB"], lambda store: store.subscriptions.topics(999)) == []
 
 
-def test_run_once_spends_at_most_its_commands_timeout_on_commands(tmp_path, feed_server, telegram):
+def test_run_once_spends_at_most_its_commands_timeout_on_commands(
+    tmp_path, feed_server, telegram, clock
+):
     """A reply that never gets an answer is abandoned after TELEGRAM_COMMANDS_TIMEOUT; the
     command was applied, the feeds are polled, the alerts go out."""
     env = _env(
@@ -152,13 +156,13 @@ def test_run_once_spends_at_most_its_commands_timeout_on_commands(tmp_path, feed
     telegram.hang_seconds = 10
     telegram.hang_chats.add(5)
     telegram.command(5, "/subscribe travel-guidance")
-    report, _ = run_once(env)
+    report, _ = run_once(env, clock=clock)
     assert report.commands == 1
     assert [m["chat_id"] for m in _alerts(telegram)] == [1]
     subscribed = stored(env["RADAR_DB"], lambda store: store.subscriptions.all())
     assert [chat_id for chat_id, _ in subscribed] == [1, 5]
     telegram.hang_chats.clear()
-    run_once(env)
+    run_once(env, clock=clock)
     assert telegram.messages_to(5) == [], "the update was applied once, not again"
 
 
@@ -273,7 +277,8 @@ def test_chats_take_turns_for_the_sending_slots(tmp_path, feed_server, telegram)
 def test_three_hundred_stranger_groups_cannot_crowd_out_the_team(tmp_path, feed_server, telegram):
     """Without TELEGRAM_ALLOWED_CHATS, TELEGRAM_MAX_CHATS (50) caps the chats that subscribe,
     and chats that subscribed first are sent alerts first. Before: 301 chats subscribed and
-    the team's chat got the alert as message 301."""
+    the team's chat got the alert as message 301. On real time: the commands' time limit is
+    what keeps the refusals from taking every sending slot."""
     env = _env(tmp_path, feed_server, telegram, [])
     telegram.command(5, "/subscribe chip-export")
     run_once(env)  # the team's chat, first
@@ -298,7 +303,7 @@ def test_three_hundred_stranger_groups_cannot_crowd_out_the_team(tmp_path, feed_
 
 def test_strangers_groups_cost_no_lookups_and_get_no_alerts(tmp_path, feed_server, telegram):
     """With TELEGRAM_ALLOWED_CHATS set, strangers' commands cost no database write or admin
-    lookup, and a chat that subscribed before the list was set gets no more alerts."""
+    lookup, and a chat that subscribed before the list was set gets no more alerts. On real time: the commands' time limit bounds the refusals."""
     env = _env(tmp_path, feed_server, telegram, [_item(CHIP, "a")], TELEGRAM_ALLOWED_CHATS="5")
     _subscribe(env, 5, -77)  # -77 subscribed while the bot was open to anyone
     for n in range(30):
@@ -312,7 +317,7 @@ def test_strangers_groups_cost_no_lookups_and_get_no_alerts(tmp_path, feed_serve
     assert telegram.messages_to(-77) == []
 
 
-def test_a_reply_longer_than_a_message_is_split_not_dropped(tmp_path, feed_server, telegram):
+def test_a_reply_longer_than_a_message_is_split_not_dropped(tmp_path, feed_server, telegram, clock):
     """Before: Telegram refused a reply over 4,096 characters and it was dropped."""
     rules = [
         {
@@ -324,7 +329,7 @@ def test_a_reply_longer_than_a_message_is_split_not_dropped(tmp_path, feed_serve
     ]
     env = _env(tmp_path, feed_server, telegram, [], rules=rules)
     telegram.command(8, "/topics")
-    run_once(env)
+    run_once(env, clock=clock)
     parts = telegram.messages_to(8)
     assert len(parts) >= 2 and all(len(p["text"]) <= 4096 for p in parts)
     text = "\n".join(p["text"] for p in parts)
