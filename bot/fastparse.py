@@ -50,6 +50,7 @@ _HEAD_DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 _FIRST_ELEMENT = re.compile(rb"<\w")
 
 MEDIA_TITLE = "media_title"
+MEDIA_DESCRIPTION = "media_description"
 PUBLISHED = {"pubdate", "published", "issued", "dcterms_issued"}
 UPDATED = {"updated", "modified", "dc_date", "dcterms_modified"}
 CREATED = {"created", "dcterms_created"}
@@ -123,6 +124,8 @@ class _Walker(XmlTree):
         self.entries: list[dict[str, Any]] = []
         self.title_depth = -1
         self.title_stored = -1
+        self.has_content = False  # feedparser's hasContent, for the entry being walked
+        self.summary_depth = -1  # the depth its summary was set at (-1: none yet)
 
     def run(self) -> dict[str, Any]:
         root, name, attrs = self.load()
@@ -243,11 +246,14 @@ class _Walker(XmlTree):
             name = self.name(child)
             if name in allowed:
                 continue
-            if name == MEDIA_TITLE and entry is not None:
+            if name in (MEDIA_TITLE, MEDIA_DESCRIPTION) and entry is not None:
                 levels = sum(1 for _ in child.iterancestors()) - sum(
                     1 for _ in element.iterancestors()
                 )
-                self.entry_title(entry, child, depth + levels)
+                if name == MEDIA_TITLE:
+                    self.entry_title(entry, child, depth + levels)
+                else:
+                    self.describe(entry, child, depth + levels, "text/html")
                 continue
             if has_handler(name) or name in keys:
                 raise Decline(f"element {name} inside {self.name(element)}")
@@ -264,7 +270,8 @@ class _Walker(XmlTree):
             entry["id"] = about
         self.title_depth = -1
         self.title_stored = -1
-        summaries = 0
+        self.has_content = False
+        self.summary_depth = -1
         for child in element:
             name = self.name(child)
             if name in TITLE:
@@ -277,13 +284,12 @@ class _Walker(XmlTree):
                 entry["id"] = value
                 if permalink:
                     entry.setdefault("link", value)
-            elif name in SUMMARY:
-                summaries += 1
-                if summaries > 1:
-                    raise Decline("two summaries in an entry")
-                self.content_type(child, "text/html" if name != "summary" else "text/plain")
-                entry["summary"] = self.text(child)
+            elif name in SUMMARY or name == MEDIA_DESCRIPTION:
+                self.describe(
+                    entry, child, depth, "text/plain" if name == "summary" else "text/html"
+                )
             elif name in CONTENT:
+                self.has_content = True
                 kind = self.content_type(
                     child, "text/html" if name == "content_encoded" else "text/plain"
                 )
@@ -331,6 +337,21 @@ class _Walker(XmlTree):
             self.title_stored = depth
         if value and self.name(element) != MEDIA_TITLE:
             self.title_depth = depth
+
+    def describe(self, entry: dict[str, Any], element: Any, depth: int, default: str) -> None:
+        """feedparser's description, summary and media:description: one that comes after a
+        summary and before any content is taken as the content (the summary stays); otherwise
+        it is the summary, unless a shallower one set it already."""
+        if "summary" in entry and not self.has_content:
+            kind = self.content_type(element, "text/plain")
+            entry.setdefault("content", []).append({"type": kind, "value": self.text(element)})
+            self.has_content = True
+            return
+        self.content_type(element, default)
+        value = self.text(element)
+        if self.summary_depth < 0 or depth <= self.summary_depth:
+            entry["summary"] = value
+            self.summary_depth = depth
 
     def entry_link(self, entry: dict[str, Any], element: Any) -> None:
         attrs = self.attrs(element)

@@ -88,6 +88,32 @@ MEDIA = 'xmlns:media="http://search.yahoo.com/mrss/"'
 ATOM_NS = 'xmlns:atom="http://www.w3.org/2005/Atom"'
 
 HANDLED = {
+    # feedparser's descriptions: a second one after a summary and before any content is the
+    # content; a deeper one never replaces a shallower summary.
+    "two descriptions": rss(
+        "<item><title>t</title><description>one</description><description>two</description></item>"
+    ),
+    "media description": rss(
+        "<item><title>t</title><media:description>about</media:description></item>",
+        namespaces=MEDIA,
+    ),
+    "media description in a group, after the description": rss(
+        "<item><title>t</title><description>the story</description><media:group>"
+        '<media:content url="https://cdn.example.com/v.mp4"/>'
+        '<media:description type="plain">a video</media:description></media:group></item>',
+        namespaces=MEDIA,
+    ),
+    "media description in a content, before the description": rss(
+        '<item><title>t</title><media:content url="https://cdn.example.com/p.jpg">'
+        "<media:description>a photo</media:description></media:content>"
+        "<description>the story</description></item>",
+        namespaces=MEDIA,
+    ),
+    "media description with encoded content": rss(
+        "<item><title>t</title><content:encoded><![CDATA[<p>full</p>]]></content:encoded>"
+        "<media:description>caption</media:description><description>short</description></item>",
+        namespaces=MEDIA + ' xmlns:content="http://purl.org/rss/1.0/modules/content/"',
+    ),
     "rss basics": rss(
         "<item><title>US adds firms to the Entity List</title>"
         "<link>https://news.example.com/a?utm_source=x&amp;id=1</link>"
@@ -225,13 +251,6 @@ DECLINED = {
         b'<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title><entry><title>t</title>'
         b'<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div>'
         b"</content></entry></feed>"
-    ),
-    "two descriptions": rss(
-        "<item><title>t</title><description>one</description><description>two</description></item>"
-    ),
-    "media description": rss(
-        "<item><title>t</title><media:description>about</media:description></item>",
-        namespaces=MEDIA,
     ),
     "no entries": rss(""),
     "an HTML page": b"<!DOCTYPE html><html><head><title>Not a feed</title></head></html>",
