@@ -135,6 +135,10 @@ class Database:
                     "RADAR_DB: PostgreSQL needs its driver: install restriction-radar[postgres]"
                 ) from exc
         self._writer = self.engine.execution_options(**{_WRITE: True})
+        # SQLite has one writer at a time: this process's threads queue for it here and are
+        # handed it at once, instead of polling the file lock in SQLite's busy handler
+        # (which sleeps up to 100 ms between looks, while the lock may long be free).
+        self._serial = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -158,13 +162,29 @@ class Database:
             raise RuntimeError("a write transaction is open in this thread: use its repositories")
         self._local.writing = True
         try:
-            conn, transaction = self._begin_write()
-            with conn, transaction:
-                yield conn
+            with self._writer_turn():
+                conn, transaction = self._begin_write()
+                with conn, transaction:
+                    yield conn
         except sa.exc.DBAPIError as exc:
             raise self.fault(exc) from exc
         finally:
             self._local.writing = False
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        if self._serial is None:
+            yield
+            return
+        if not self._serial.acquire(timeout=self.lock_wait):
+            raise StorageError(
+                f"database {self.name}: another thread kept the database locked for over "
+                f"{self.lock_wait:g}s"
+            )
+        try:
+            yield
+        finally:
+            self._serial.release()
 
     def _begin_write(self) -> tuple[Connection, sa.RootTransaction]:
         """Begin a write transaction, retrying while another process holds SQLite's lock."""
