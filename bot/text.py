@@ -20,32 +20,32 @@ from functools import lru_cache
 _TAG = re.compile(r"<!--.*?-->|</?[a-zA-Z][^<>]{0,2000}>", re.S)
 _SPACE = re.compile(r"\s+")
 _COMBINING_LATIN = re.compile("[\u0300-\u036f]")
-_PUNCT_MAP = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2015": "-",
-        "\u2212": "-",
-        "\u00ad": None,
-        "\u200b": None,
-        "\u200c": None,
-        "\u200d": None,
-        "\ufeff": None,
-    }
-)
+# Plain punctuation for typographic forms (and invisible characters dropped).
+_PUNCT: dict[str, str] = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2212": "-",
+    "\u00ad": "",
+    "\u200b": "",
+    "\u200c": "",
+    "\u200d": "",
+    "\ufeff": "",
+}
+_PUNCT_CHARS = re.compile("[" + "".join(_PUNCT) + "]")
 
 # Scripts written without spaces between words: each character is a token of its own.
 CJK_RANGES = (
@@ -89,13 +89,17 @@ def strip_html(text: str) -> str:
     return text
 
 
+def _plain(match: re.Match[str]) -> str:
+    return _PUNCT[match.group()]
+
+
 def clean(text: str) -> str:
     """Readable plain text: HTML stripped, NFKC, plain punctuation, whitespace collapsed.
 
     Case and diacritics are kept, so this is what a message shows.
     """
     text = strip_html(text or "")
-    text = unicodedata.normalize("NFKC", text).translate(_PUNCT_MAP)
+    text = _PUNCT_CHARS.sub(_plain, unicodedata.normalize("NFKC", text))
     return _SPACE.sub(" ", text).strip()
 
 
