@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.format import plural
 from bot.logs import redact
+from bot.memory import limit_malloc_arenas
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def run(
         else:
             check_writable(settings)
             config = run_config(settings, feeds)
+        limit_malloc_arenas()
         if once:
             return asyncio.run(run_once(settings, config, json_lines=json_lines))
         from bot.service import serve
