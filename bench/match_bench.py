@@ -84,17 +84,24 @@ class NaiveMatcher:
     """What one would write first: a regex per phrase, every rule tried on every item."""
 
     def __init__(self, ruleset: RuleSet) -> None:
+        self.terms = ruleset.terms
         self.rules = []
         for rule in ruleset.rules:
             self.rules.append((rule.id, self._compile(rule.match)))
 
+    @staticmethod
+    def _phrase(display: str) -> tuple:
+        phrase = fold(display)
+        pattern = re.escape(phrase.rstrip("*")) + (r"\w*" if phrase.endswith("*") else r"\b")
+        return ("re", re.compile(r"(?<!\w)" + pattern))
+
     def _compile(self, node: object) -> object:
-        from bot.rules.ruleset import ActorNode, GroupNode, NearNode, PhraseNode
+        from bot.rules.ruleset import ActorNode, ConceptNode, GroupNode, NearNode, PhraseNode
 
         if isinstance(node, PhraseNode):
-            phrase = fold(node.display)
-            pattern = re.escape(phrase.rstrip("*")) + (r"\w*" if phrase.endswith("*") else r"\b")
-            return ("re", re.compile(r"(?<!\w)" + pattern))
+            return self._phrase(node.display)
+        if isinstance(node, ConceptNode):  # every form of the concepts, a regex each
+            return ("any", [self._phrase(self.terms[t].display) for t in sorted(node.terms)])
         if isinstance(node, ActorNode):
             return (
                 "any",
