@@ -51,6 +51,8 @@ _FIRST_ELEMENT = re.compile(rb"<\w")
 
 MEDIA_TITLE = "media_title"
 MEDIA_DESCRIPTION = "media_description"
+# Inert elements feedparser reads as content: what is inside them is markup, not elements.
+RIGHTS = {"rights", "copyright", "dc_rights"}
 PUBLISHED = {"pubdate", "published", "issued", "dcterms_issued"}
 UPDATED = {"updated", "modified", "dc_date", "dcterms_modified"}
 CREATED = {"created", "dcterms_created"}
@@ -250,6 +252,9 @@ class _Walker(XmlTree):
                 levels = sum(1 for _ in child.iterancestors()) - sum(
                     1 for _ in element.iterancestors()
                 )
+                holders = [self.name(a) for a in child.iterancestors()][:levels]
+                if RIGHTS.intersection(holders):  # feedparser reads it as the rights' markup
+                    raise Decline(f"element {name} inside {self.name(element)}")
                 if name == MEDIA_TITLE:
                     self.entry_title(entry, child, depth + levels)
                 else:

@@ -252,6 +252,16 @@ DECLINED = {
         b'<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div>'
         b"</content></entry></feed>"
     ),
+    "media description inside rights": rss(
+        "<item><title>T</title><description>D</description>"
+        "<rights><media:description>X</media:description></rights></item>",
+        namespaces=MEDIA,
+    ),
+    "media title inside copyright": rss(
+        "<item><guid>g1</guid><copyright><media:title>X</media:title></copyright>"
+        "<description>D</description></item>",
+        namespaces=MEDIA,
+    ),
     "no entries": rss(""),
     "an HTML page": b"<!DOCTYPE html><html><head><title>Not a feed</title></head></html>",
     "xml:base on an item": rss(
