@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from bot import archive, decide, subscriptions
@@ -15,16 +15,14 @@ from bot.config import Settings
 from bot.deliver.console import ConsoleSender
 from bot.deliver.outbox import DeliveryStats, OutboxWorker, Sender
 from bot.deliver.ratelimit import RateLimiter
-from bot.errors import Problem, StorageError
-from bot.feeds import load_feeds
+from bot.errors import StorageError
 from bot.fetch import Fetcher
 from bot.format import plural
 from bot.models import FeedSpec, FeedState, FetchResult
 from bot.parsepool import ParsePool, default_workers
 from bot.pipeline import Pipeline, PollReport, Prepared
-from bot.rules import RuleSet, load_rules
-from bot.rules.version import rules_version
 from bot.storage import Store
+from bot.watchlist import Watchlist
 
 if TYPE_CHECKING:
     from bot.feedback import SlackVerdicts
@@ -34,24 +32,6 @@ log = logging.getLogger(__name__)
 # Polls finishing within this many seconds of a cycle's start are merged together, in a stable
 # order; slower ones are merged (and their alerts delivered) as each finishes.
 SETTLE = 5.0
-
-
-@dataclass(slots=True)
-class Watchlist:
-    """Feeds and rules, validated."""
-
-    feeds: list[FeedSpec]
-    ruleset: RuleSet
-    warnings: list[Problem] = field(default_factory=list)
-    version: str = ""  # of the rules: `git:<commit>` or `sha256:<hash>` (bot.rules.version)
-
-
-def load_watchlist(settings: Settings) -> Watchlist:
-    """Load and validate feeds and rules; raises ConfigError naming file and line."""
-    feeds = load_feeds(settings.feeds_file)
-    loaded = load_rules(settings.rules_dir, exclude=(settings.feeds_file,))
-    version = rules_version(settings.rules_dir)
-    return Watchlist(feeds.feeds, loaded.ruleset, [*feeds.problems, *loaded.warnings], version)
 
 
 def build_senders(

@@ -66,6 +66,7 @@ VARIABLES = {
     "RADAR_SLACK_RELEVANT": "Slack reactions that mark an alert relevant",
     "RADAR_MAX_RETRY_AFTER": "most seconds a Slack or Telegram Retry-After is obeyed for",
     "RADAR_BURST_LIMIT": "new alerts from one feed in one poll past which one summary is sent",
+    "RADAR_CACHE_DIR": "folder of the compiled rules cache (default $XDG_CACHE_HOME/radar; off: none)",
 }
 
 
@@ -94,6 +95,7 @@ class Settings:
     max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
     burst_limit: int = DEFAULT_BURST_LIMIT
     parse_workers: int | None = None  # None: the cores less one (bot.parsepool)
+    cache_dir: Path | None = None  # None: no cache of the compiled rules (bot.watchcache)
 
     @property
     def console(self) -> bool:
@@ -229,4 +231,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_retry_after=_number(env, "RADAR_MAX_RETRY_AFTER", DEFAULT_MAX_RETRY_AFTER, 1.0),
         burst_limit=int(_number(env, "RADAR_BURST_LIMIT", DEFAULT_BURST_LIMIT, 1)),
         parse_workers=_whole(env, "RADAR_PARSE_WORKERS"),
+        cache_dir=_cache_dir(env),
     )
+
+
+def _cache_dir(env: Mapping[str, str]) -> Path | None:
+    """`RADAR_CACHE_DIR`, `off` for none; by default `radar` in the XDG cache folder (none
+    when the environment names no home)."""
+    raw = (env.get("RADAR_CACHE_DIR") or "").strip()
+    if raw.casefold() == "off":
+        return None
+    if raw:
+        return Path(raw)
+    if base := env.get("XDG_CACHE_HOME") or "":
+        return Path(base) / "radar"
+    home = env.get("HOME") or ""
+    return Path(home) / ".cache" / "radar" if home else None

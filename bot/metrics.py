@@ -34,7 +34,7 @@ from bot.snapshot import Health, feed_rows
 from bot.storage import Store
 
 if TYPE_CHECKING:
-    from bot.app import Watchlist
+    from bot.watchlist import Watchlist
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)

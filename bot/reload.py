@@ -7,29 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from bot.app import Watchlist, load_watchlist
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.rules.version import rules_version, short, watched_files
+from bot.rules.version import rules_version, short
+from bot.watchlist import Watchlist, fingerprint, load_watchlist
 
 log = logging.getLogger(__name__)
-
-
-def fingerprint(settings: Settings) -> str:
-    """A hash of every file the rules and feeds are read from (names and bytes)."""
-    digest = hashlib.sha256()
-    folder = settings.rules_dir
-    files = watched_files(folder, [settings.feeds_file]) if folder.is_dir() else []
-    for path in files:
-        digest.update(str(path).encode() + b"\0")
-        with contextlib.suppress(OSError):  # a file removed meanwhile reads as empty
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 def refusal(exc: ConfigError) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app import Radar, Watchlist, build_senders, load_watchlist
+from bot.app import Radar, build_senders
 from bot.commands import OK, _err, check_writable
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -18,6 +18,7 @@ from bot.format import plural
 from bot.logs import redact
 from bot.memory import limit_malloc_arenas
 from bot.storage import Store
+from bot.watchlist import Watchlist, load_watchlist
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import decide
-from bot.app import Radar, Watchlist, build_senders, load_watchlist
+from bot.app import Radar, build_senders
 from bot.config import Settings
 from bot.errors import StorageError
 from bot.fetch import Fetcher
@@ -32,6 +32,7 @@ from bot.models import FeedSpec
 from bot.pipeline import PollReport
 from bot.reload import Reloader
 from bot.storage import Store
+from bot.watchlist import Watchlist, load_watchlist
 
 if TYPE_CHECKING:
     from bot.web import WebServer

@@ -31,7 +31,7 @@ from bot.metrics import CONTENT_TYPE, Metrics
 from bot.models import FeedSpec
 
 if TYPE_CHECKING:
-    from bot.app import Watchlist
+    from bot.watchlist import Watchlist
 from bot.snapshot import FAILING_HEALTH, Snapshot, ago, span, take
 from bot.storage import Store
 from bot.types import DeliveryStatus

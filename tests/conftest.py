@@ -12,6 +12,13 @@ from feedserver import FeedServer
 from skip_clock import SkipClock
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Radar processes the tests start keep their rules cache in the run's temporary folder,
+    not in the user's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     server = FeedServer().start()

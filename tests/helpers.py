@@ -23,12 +23,13 @@ from feedserver import now_rfc822, rss, static
 from skip_clock import SkipClock
 
 from bot import cli as radar_cli
-from bot.app import CycleReport, Radar, build_senders, load_watchlist
+from bot.app import CycleReport, Radar, build_senders
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import load_settings
 from bot.models import FetchLimits
 from bot.storage import Store
 from bot.types import DeliveryStatus
+from bot.watchlist import load_watchlist
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_RULES = ROOT / "rules"

@@ -12,9 +12,10 @@ from feedserver import FeedServer, reply, rss, static
 from helpers import distinct_items, environment, run_once, write_feeds, write_rules
 from sqlalchemy import event
 
-from bot.app import CycleReport, Radar, build_senders, load_watchlist
+from bot.app import CycleReport, Radar, build_senders
 from bot.config import load_settings
 from bot.storage import Store
+from bot.watchlist import load_watchlist
 
 
 def _farm(server: FeedServer, good: int, bad: int) -> list[dict]:

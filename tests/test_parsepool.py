@@ -15,12 +15,13 @@ import pytest
 from feedserver import FeedServer, rss, static
 from helpers import distinct_items, environment, write_feeds, write_rules
 
-from bot.app import Radar, build_senders, load_watchlist
+from bot.app import Radar, build_senders
 from bot.config import load_settings
 from bot.errors import ConfigError, FeedParseError
 from bot.parse import parse_feed
 from bot.parsepool import ParsePool, default_workers
 from bot.storage import Store
+from bot.watchlist import load_watchlist
 
 PADDING = "<!-- " + "padding " * 1500 + "-->"  # a comment: bytes to carry, nothing to read
 ATOM = (

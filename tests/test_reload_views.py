@@ -7,10 +7,10 @@ import yaml
 from helpers import environment, write_feeds, write_rules
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import load_watchlist
 from bot.config import load_settings
 from bot.metrics import Metrics
 from bot.storage import Store
+from bot.watchlist import load_watchlist
 from bot.web import Site, render_page
 
 TRAVEL_RULE = {

@@ -12,12 +12,13 @@ from fake_telegram import FakeTelegram
 from feedserver import now_rfc822, rss, static
 from helpers import environment, run_once, stored, write_feeds, write_rules
 
-from bot.app import Radar, build_senders, load_watchlist
+from bot.app import Radar, build_senders
 from bot.config import load_settings
 from bot.deliver.outbox import OutboxWorker
 from bot.fetch import Fetcher
 from bot.storage import Store
 from bot.types import DeliveryStatus
+from bot.watchlist import load_watchlist
 
 CHIP = "Canada adds a licence requirement for GPU exports to 40 countries"
 TRAVEL_RULE = {

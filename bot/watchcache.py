@@ -1,0 +1,124 @@
+"""A cache of the validated watchlist, so that a `radar run --once` whose files have not
+changed skips reading the YAML, validating it and compiling thousands of phrases (that work
+costs more than a quiet cycle's polls).
+
+An entry is used only when everything it was built from is the same: every rules and feeds
+file, by name and bytes (the key), and the code that built it, every Python module that was
+loaded, by path, size and modification time (the stamps). Anything else (no entry, an
+unreadable, corrupt or stale one) reads as a miss, and the caller loads from the files, which
+is always right. A load that fails is never written, so a broken rule file is reported on
+every run. Entries are pickles in a folder of the user's own (`RADAR_CACHE_DIR`), written
+whole or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copyreg
+import gc
+import hashlib
+import logging
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1  # bump when what an entry holds changes shape
+Stamp = tuple[str, int, int]  # path, size, modification time in nanoseconds
+
+
+def entry_path(folder: Path, *sources: Path) -> Path:
+    """The one entry of these sources (the rules folder and feeds file): a later build
+    replaces it."""
+    names = "\0".join(str(p.resolve()) for p in sources)
+    return folder / f"watchlist-{hashlib.sha256(names.encode()).hexdigest()[:16]}.pickle"
+
+
+def code_stamps(modules: Mapping[str, object] | None = None) -> tuple[Stamp, ...]:
+    """Path, size and modification time of every loaded module's file."""
+    modules = sys.modules if modules is None else modules
+    files = {getattr(m, "__file__", None) for m in list(modules.values())}
+    return tuple(s for f in sorted(f for f in files if isinstance(f, str)) if (s := _stamp(f)))
+
+
+def _stamp(path: str) -> Stamp | None:
+    try:
+        found = Path(path).stat()
+    except OSError:
+        return None
+    return (path, found.st_size, found.st_mtime_ns)
+
+
+def _current(stamps: Sequence[Stamp]) -> bool:
+    return all(_stamp(path) == (path, size, mtime) for path, size, mtime in stamps)
+
+
+def read(path: Path, key: str) -> Any | None:
+    """The entry's payload when it was built from `key` by the code now on disk, else None."""
+    try:
+        with path.open("rb") as file:
+            unpickler = pickle.Unpickler(file)  # one memo, as the one pickler wrote it
+            header = unpickler.load()
+            if not (
+                isinstance(header, tuple)
+                and len(header) == 4
+                and header[:3] == (FORMAT, sys.version, key)
+                and _current(header[3])
+            ):
+                return None
+            with _no_collection():
+                return unpickler.load()
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # any damage to a cache file is a miss, never a failure
+        log.debug("cache entry %s unreadable, rebuilding: %r", path, exc)
+        return None
+
+
+def write(path: Path, key: str, payload: object, stamps: Sequence[Stamp] | None = None) -> None:
+    """Store `payload` as built from `key`; a folder that cannot be written is left alone."""
+    stamps = code_stamps() if stamps is None else tuple(stamps)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".watchlist-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                pickler = pickle.Pickler(file, protocol=pickle.HIGHEST_PROTOCOL)
+                pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _reduce_proxy}
+                pickler.dump((FORMAT, sys.version, key, stamps))
+                pickler.dump(payload)
+            Path(temporary).replace(path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(temporary).unlink()
+            raise
+    except (OSError, pickle.PicklingError, TypeError) as exc:
+        log.warning("could not write the rules cache %s: %s", path, exc)
+
+
+def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return frozen_mapping, (dict(proxy),)
+
+
+def frozen_mapping(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    """A read-only mapping again (what an entry's `MappingProxyType`s are rebuilt with)."""
+    return MappingProxyType(items)
+
+
+@contextlib.contextmanager
+def _no_collection() -> Iterator[None]:
+    """Without the cycle collector, which would otherwise walk the heap again and again while
+    an entry's hundreds of thousands of objects are made (half the time of a read)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
