@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from bot.parse import parse_feed
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "real-feeds"
 

@@ -24,7 +24,8 @@ import yaml
 from bot.errors import FeedParseError
 from bot.models import Item
 from bot.parse import parse_feed
-from bot.rules import RuleSet, load_rules
+from bot.rules import RuleSet
+from bot.rules.load import load_rules
 from bot.text import fold, words
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,8 @@ from bot import merge
 from bot.config import Settings
 from bot.models import Item
 from bot.pipeline import Pipeline
-from bot.rules import RuleSet, load_rules
+from bot.rules import RuleSet
+from bot.rules.load import load_rules
 from bot.storage import Store
 from bot.types import ItemVerdict
 

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from bot.replay import Labelled, headlines_only, read_labelled, replay, select_part
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 
 
 def crowded(rows: list[Labelled], gap: float) -> list[Labelled]:

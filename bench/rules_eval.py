@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from bot.replay import evaluate_rules, headlines_only, read_labelled, select_part
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 
 
 def main() -> None:

@@ -24,10 +24,10 @@ from bot.archive import (
 )
 from bot.backtest import Backtest, Side, compare, item_key
 from bot.config import Settings
+from bot.durations import parse_duration
 from bot.errors import ArchiveError, ConfigError, RefError, UsageError
-from bot.feeds import parse_duration
 from bot.format import plural
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 from bot.rules.version import rules_version
 from bot.storage import Store
 from bot.types import ItemVerdict

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.durations import parse_duration
 from bot.errors import ConfigError
-from bot.feeds import parse_duration
 from bot.models import (
     ALLOW_PRIVATE_REDIRECTS_VARIABLE,
     DEFAULT_MAX_BYTES,

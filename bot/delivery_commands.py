@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 
-from bot.commands import OK, _out, _out_json, existing_store
+from bot.command_io import OK, existing_store, out, out_json
 from bot.commands_review import since_cutoff
 from bot.config import Settings
 from bot.format import when
@@ -43,7 +43,7 @@ def deliveries_list(
         store.close()
     held = {h.service for h in holds}
     if as_json:
-        _out_json(
+        out_json(
             {
                 "held": [
                     {"service": h.service, "reason": redact(h.reason), "since": h.since}
@@ -66,20 +66,20 @@ def deliveries_list(
         )
         return OK
     for hold in holds:
-        _out(f"{hold.service} on hold since {when(hold.since)}: {redact(hold.reason)}")
+        out(f"{hold.service} on hold since {when(hold.since)}: {redact(hold.reason)}")
     if not lines:
-        _out("no deliveries pending, retrying or failed")
+        out("no deliveries pending, retrying or failed")
         return OK
-    _out(f"{'id':>7}  {'destination':<24} {'status':<8} {'tries':>5}  headline / last error")
+    out(f"{'id':>7}  {'destination':<24} {'status':<8} {'tries':>5}  headline / last error")
     for line in lines:
-        _out(
+        out(
             f"{line.id:>7}  {line.destination:<24} {_state(line, held):<8} {line.attempts:>5}  "
             f"{line.headline}"
         )
         if line.error:
-            _out(f"{'':>7}  {'':<24} {'':<8} {'':>5}  ↳ {redact(line.error)}")
+            out(f"{'':>7}  {'':<24} {'':<8} {'':>5}  ↳ {redact(line.error)}")
     if len(lines) == limit:
-        _out(f"(the first {limit}; --limit shows more)")
+        out(f"(the first {limit}; --limit shows more)")
     return OK
 
 
@@ -91,7 +91,7 @@ def deliveries_retry(
     cutoff = since_cutoff(since, now)
     with contextlib.closing(existing_store(settings)) as store:
         count = store.outbox.resend(now, destination=destination, since=cutoff)
-    _out(f"{_deliveries(count, 'failed ')} will be sent by the next run")
+    out(f"{_deliveries(count, 'failed ')} will be sent by the next run")
     return OK
 
 
@@ -108,7 +108,7 @@ def deliveries_drop(
     statuses = [DeliveryStatus.FAILED, *([DeliveryStatus.PENDING] if pending else [])]
     with contextlib.closing(existing_store(settings)) as store:
         count = store.outbox.drop(statuses, now, destination=destination, since=cutoff)
-    _out(f"{_deliveries(count)} dropped")
+    out(f"{_deliveries(count)} dropped")
     return OK
 
 

@@ -10,26 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from bot import decide
-from bot.commands import FAILED, OK, _err, _out, existing_store
+from bot.command_io import FAILED, OK, err, existing_store, out
 from bot.config import Settings
+from bot.durations import format_duration
 from bot.errors import ConfigError, FeedParseError
-from bot.feeds import (
-    add_feeds_text,
-    feed_url_problem,
-    format_duration,
-    load_feeds,
-    normalise_feed_url,
-    resolve_local,
-)
+from bot.feeds import add_feeds_text, feed_url_problem, load_feeds, normalise_feed_url
 from bot.fetch import Fetcher, read_local
 from bot.format import plural, when
 from bot.logs import redact
 from bot.models import FeedSpec, FetchResult
 from bot.opml import read_opml, write_opml
 from bot.parse import parse_feed
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 from bot.snapshot import FeedRow, ago, feed_health, feed_rows
 from bot.storage.engine import database_file
+from bot.urls import resolve_local
 
 NEW_FILE = "# Feeds Radar polls (see the README). Durations: 30s, 5m, 2h, 3d.\n"
 
@@ -73,24 +68,24 @@ def feeds_list(settings: Settings, *, as_json: bool = False) -> int:
             }
             for row in rows
         ]
-        _out(json.dumps({"feeds_file": str(settings.feeds_file), "feeds": entries}, indent=2))
+        out(json.dumps({"feeds_file": str(settings.feeds_file), "feeds": entries}, indent=2))
         return OK
     if note:
-        _err(f"radar: {note}")
-    _out(f"{plural(len(rows), 'feed')} in {settings.feeds_file}")
+        err(f"radar: {note}")
+    out(f"{plural(len(rows), 'feed')} in {settings.feeds_file}")
     for row in rows:
         tags = f" [{', '.join(row.spec.tags)}]" if row.spec.tags else ""
-        _out(
+        out(
             f"{row.health.value:<8} {redact(row.name)} (every {format_duration(row.spec.interval)}){tags}"
         )
-        _out(f"         {redact(row.spec.url)}")
+        out(f"         {redact(row.spec.url)}")
         if row.last_item is not None:
             item = row.last_item
-            _out(f"         last new item {ago(now, item.first_seen)}: {item.item.title}")
+            out(f"         last new item {ago(now, item.first_seen)}: {item.item.title}")
         elif row.state is not None and row.state.last_poll:
-            _out("         no item stored yet")
+            out("         no item stored yet")
         if row.state is not None and row.state.last_error:
-            _out(f"         last error: {redact(row.state.last_error)}")
+            out(f"         last error: {redact(row.state.last_error)}")
     return OK
 
 
@@ -124,7 +119,7 @@ async def feeds_test(settings: Settings, target: str, *, matching: bool = False)
     result = await _fetch(settings, spec)
     shown = redact(spec.url)
     if result.error is not None or result.status is None or result.status >= 400:
-        _err(f"radar: {shown}: {result.error or f'HTTP {result.status}'}")
+        err(f"radar: {shown}: {result.error or f'HTTP {result.status}'}")
         return FAILED
     try:
         parsed = parse_feed(
@@ -136,18 +131,18 @@ async def feeds_test(settings: Settings, target: str, *, matching: bool = False)
             with_content=any("content" in r.fields for r in ruleset.rules),
         )
     except FeedParseError as exc:
-        _err(f"radar: {shown}: {exc}")
+        err(f"radar: {shown}: {exc}")
         return FAILED
     now = time.time()
     status = f"HTTP {result.status}" if not spec.is_local else "local file"
-    _out(
+    out(
         f"{parsed.title or spec.label} — {shown}: {status}, {plural(len(parsed.items), 'item')}, "
         f"{len(result.body or b'')} bytes in {result.elapsed:.2f}s"
     )
     if result.permanent_redirect:
-        _out(f"moved permanently to {redact(result.permanent_redirect)}")
+        out(f"moved permanently to {redact(result.permanent_redirect)}")
     if parsed.warning:
-        _out(f"warning: {parsed.warning}")
+        out(f"warning: {parsed.warning}")
     matched = 0
     for item in parsed.items:
         matches = ruleset.match(item)
@@ -158,19 +153,19 @@ async def feeds_test(settings: Settings, target: str, *, matching: bool = False)
         effective = decide.effective_time(item.published, now)
         old = effective < now - spec.max_age
         mark = ", ".join(matches.rule_ids) if matches.rules else "-"
-        _out()
-        _out(f"[{mark}] {item.title}")
+        out()
+        out(f"[{mark}] {item.title}")
         details = [item.outlet, when(item.published)]
         if old:
             details.append(f"older than max_age {format_duration(spec.max_age)}: would not alert")
-        _out(f"    {' · '.join(d for d in details if d)}")
+        out(f"    {' · '.join(d for d in details if d)}")
         if item.link:
-            _out(f"    {item.link}")
+            out(f"    {item.link}")
         for rule in matches.rules:
             words = ", ".join(repr(w) for w in rule.words())
-            _out(f"    {rule.rule_id}: {words}")
-    _out()
-    _out(
+            out(f"    {rule.rule_id}: {words}")
+    out()
+    out(
         f"{matched} of {plural(len(parsed.items), 'item')} match a rule of {settings.rules_dir} "
         "(nothing was stored)"
     )
@@ -208,7 +203,7 @@ def feeds_import(settings: Settings, opml: Path, *, dry_run: bool = False) -> in
             continue
         problem = "not a web feed" if FeedSpec(url).is_local else feed_url_problem(url)
         if problem is not None:
-            _err(f"radar: {opml}: skipping {redact(url)!r}: {problem}")
+            err(f"radar: {opml}: skipping {redact(url)!r}: {problem}")
             continue
         known.add(url)
         entry: dict[str, Any] = {"url": url}
@@ -218,12 +213,12 @@ def feeds_import(settings: Settings, opml: Path, *, dry_run: bool = False) -> in
             entry["tags"] = list(outline.tags)
         entries.append(entry)
     for entry in entries:
-        _out(
+        out(
             f"{'would add' if dry_run else 'added'}: {entry.get('name', entry['url'])} ({redact(entry['url'])})"
         )
     if entries and not dry_run:
         _write_atomically(path, add_feeds_text(text, path, entries))
-    _out(
+    out(
         f"{plural(len(entries), 'feed')} {'to add to' if dry_run else 'added to'} {path}"
         + (f"; {skipped} already there" if skipped else "")
     )
@@ -234,11 +229,11 @@ def feeds_export(settings: Settings, output: Path | None) -> int:
     feeds = load_feeds(settings.feeds_file).feeds
     web = [s for s in feeds if not s.is_local]
     if len(web) < len(feeds):
-        _err(f"radar: {plural(len(feeds) - len(web), 'local file feed')} left out of the OPML")
+        err(f"radar: {plural(len(feeds) - len(web), 'local file feed')} left out of the OPML")
     text = write_opml(web)
     if output is None:
-        _out(text.rstrip("\n"))
+        out(text.rstrip("\n"))
     else:
         output.write_text(text, encoding="utf-8")
-        _err(f"radar: {plural(len(web), 'feed')} written to {output}")
+        err(f"radar: {plural(len(web), 'feed')} written to {output}")
     return OK

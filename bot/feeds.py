@@ -12,40 +12,13 @@ import pydantic
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from bot.errors import ConfigError, InvalidValue, Problem
+from bot.durations import DURATION_PATTERN, parse_duration
+from bot.errors import ConfigError, Problem
 from bot.models import FeedSpec
-from bot.urls import WEB_SCHEMES, hide_credentials, url_problem
+from bot.urls import WEB_SCHEMES, hide_credentials, resolve_local, url_problem
 from bot.yamlfile import load_yaml, validation_problems
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)(:(?://)?)", re.I)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-DURATION_PATTERN = r"^\d+(\.\d+)?[smhdw]?$"
-
-
-def parse_duration(value: Any) -> float:
-    """`30s`, `5m`, `2h`, `3d`, `1w` or a number of seconds, as seconds."""
-    if isinstance(value, bool):
-        raise InvalidValue(f"expected a duration such as 30s, 5m, 2h or 3d, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise InvalidValue(f"expected a duration such as 30s, 5m, 2h or 3d, got {value!r}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds <= 0:
-        raise InvalidValue(f"a duration must be positive, got {value!r}")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
@@ -98,14 +71,6 @@ def feed_url_problem(url: str) -> str | None:
     if any(unicodedata.category(ch) == "Cc" for ch in url):
         return "it contains control characters"
     return None
-
-
-def resolve_local(url: str, feeds_file: Path) -> Path:
-    """A local feed path: as given if it exists from the working directory, else beside the file."""
-    path = Path(url).expanduser()
-    if path.is_absolute() or path.exists():
-        return path
-    return feeds_file.parent / path
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import feedparser
-
-from bot import fastparse
 from bot.errors import FeedParseError
 from bot.models import Item
 from bot.text import clean
@@ -114,6 +111,18 @@ def with_source(outlet: str, source: str) -> str:
     return f"{outlet} (via {source})"
 
 
+def _parsed(body: bytes, headers: dict[str, str]) -> Any:
+    """The fast path's result, or feedparser's for what it declines. Both (lxml, feedparser)
+    are imported with the first body: a cycle of 304s needs neither."""
+    import feedparser
+
+    from bot import fastparse
+
+    return fastparse.parse(body, headers) or feedparser.parse(
+        body, response_headers=headers, resolve_relative_uris=False, sanitize_html=False
+    )
+
+
 def parse_feed(
     body: bytes,
     *,
@@ -127,9 +136,7 @@ def parse_feed(
     headers = {"content-location": base_url or feed_url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = fastparse.parse(body, headers) or feedparser.parse(
-        body, response_headers=headers, resolve_relative_uris=False, sanitize_html=False
-    )
+    parsed = _parsed(body, headers)
     feed = parsed.get("feed") or {}
     entries = parsed.get("entries") or []
     problem = parsed.get("bozo_exception")

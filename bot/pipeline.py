@@ -28,7 +28,6 @@ from bot.config import Settings
 from bot.decide import ItemDecision
 from bot.deliver.route import destinations
 from bot.errors import FeedParseError
-from bot.feeds import resolve_local
 from bot.fetch import Fetcher, read_local
 from bot.models import FeedSpec, FeedState, FetchResult, Item, ItemMatches
 from bot.parse import ParsedFeed, parse_feed
@@ -38,6 +37,7 @@ from bot.rules import RuleSet
 from bot.storage import Store, Transaction
 from bot.types import AlertKind
 from bot.types import ItemVerdict as Verdict
+from bot.urls import resolve_local
 
 __all__ = ["Pipeline", "PollReport", "Prepared"]
 

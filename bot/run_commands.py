@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.app import Radar, build_senders
-from bot.commands import OK, _err, check_writable
+from bot.command_io import OK, check_writable, err
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.format import plural
@@ -69,7 +69,7 @@ def run(
                 http_port=None,
             )
             config = run_config(settings, feeds, baseline=False)
-            _err(
+            err(
                 f"radar: dry run of {plural(len(config.feeds), 'feed')}: alerts are printed "
                 "here only; nothing is stored or sent"
             )
@@ -109,4 +109,4 @@ def _tell(settings: Settings, text: str, level: int = logging.INFO) -> None:
     if settings.log_format == "json":
         log.log(level, "%s", text)
     else:
-        _err(text)
+        err(text)

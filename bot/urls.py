@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from ipaddress import IPv4Address, IPv6Address, ip_network
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TRACKING_PARAMS = frozenset(
@@ -119,3 +120,11 @@ def safe_link(url: str | None) -> str | None:
     if "@" in parts.netloc or "\\" in parts.netloc:
         return None
     return url
+
+
+def resolve_local(url: str, feeds_file: Path) -> Path:
+    """A local feed path: as given if it exists from the working directory, else beside the file."""
+    path = Path(url).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return feeds_file.parent / path

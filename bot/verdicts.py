@@ -10,8 +10,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import yaml
-
 from bot.rules.version import short
 from bot.storage import Store, VerdictRecord
 from bot.types import Judgement
@@ -98,6 +96,8 @@ def export_examples(records: Sequence[VerdictRecord], rule_id: str, now: float) 
     ]
     for j in disputed:
         header.append(f"#   alert {j.alert_id}: {j.describe()}; rules {short(j.rules_version)}")
+    import yaml  # only this export writes YAML; `radar run` never does
+
     body = yaml.safe_dump(
         {"examples": {"no_match": titles}}, allow_unicode=True, sort_keys=False, width=100
     )

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot import __version__
+from bot.durations import format_duration
 from bot.errors import ConfigError, StorageError
-from bot.feeds import format_duration
 from bot.format import plural, when
 from bot.logs import redact
 from bot.metrics import CONTENT_TYPE, Metrics

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.fetch import FetchResult
 from bot.models import FeedSpec, FeedState
 from bot.pipeline import Pipeline
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 from bot.storage import Store
 from bot.types import DeliveryStatus, Judgement
 

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 
 from bot.errors import ConfigError
 from bot.feeds import load_feeds
-from bot.rules import load_rules
 from bot.rules.coverage import PhraseCoverage
-from bot.rules.load import MAX_PHRASE_WORDS
+from bot.rules.load import MAX_PHRASE_WORDS, load_rules
 from bot.yamlfile import MAX_FILE_BYTES, load_yaml
 
 

@@ -20,7 +20,7 @@ from bot.errors import FeedParseError
 from bot.fetch import Fetcher
 from bot.models import FetchLimits
 from bot.parse import parse_feed
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 
 CORPUS = os.environ.get("RADAR_FEEDPARSER_CORPUS")
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from bot import merge
 from bot.models import Item
 from bot.replay import read_labelled, replay
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 from bot.urls import canonical_url
 
 KINDS = {

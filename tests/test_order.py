@@ -13,7 +13,7 @@ from bot.models import FeedSpec, FeedState, FetchResult
 from bot.pipeline import Pipeline
 from bot.plan import AlertPlan, plan_alerts
 from bot.replay import Labelled, _document
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 from bot.storage import Store
 from bot.types import AlertKind
 

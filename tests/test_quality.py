@@ -11,7 +11,7 @@ import pytest
 from helpers import DATA, SHIPPED_RULES
 
 from bot.replay import evaluate_rules, read_labelled, replay
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 
 SETS = ("dev_news.jsonl", "dev_wide.jsonl", "blind_set.jsonl")
 

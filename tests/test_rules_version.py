@@ -20,7 +20,7 @@ from helpers import (
 from test_archive import radar
 
 from bot.deliver.outbox import build_view
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 from bot.rules.version import rules_version
 from bot.storage import Store
 

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from feedserver import static
+
 from bot.storage import Migrations, Store
 from bot.storage.migrations import LOCATION
 
@@ -71,6 +73,23 @@ def test_a_console_run_at_the_schema_head_imports_nothing_it_does_not_use(tmp_pa
     code, modules = _run_once(tmp_path)
     assert code == 0
     assert [name for name in HEAVY if _loaded(modules, name)] == []
+
+
+# What only a cycle that reads bodies or loads the rules from their files needs.
+FOR_BODIES_AND_RULES = ("pydantic", "yaml", "feedparser", "lxml", "rapidfuzz", "bot.rules.load")
+
+
+def test_a_quiet_cycle_with_cached_rules_loads_no_parser_and_no_validator(tmp_path, feed_server):
+    url = feed_server.set("/one.xml", static(FEED.encode(), etag='"v1"'))
+    (tmp_path / "feeds.yaml").write_text(f"feeds:\n  - url: {url}\n", encoding="utf-8")
+    cache = {"RADAR_CACHE_DIR": str(tmp_path / "cache")}
+    code, first = _run_once(tmp_path, **cache)  # the first poll parses; the rules are compiled
+    assert code == 0
+    assert all(_loaded(first, name) for name in ("feedparser", "lxml", "pydantic", "yaml"))
+    code, modules = _run_once(tmp_path, **cache)  # a 304, and the rules from the cache
+    assert code == 0
+    assert [r.headers.get("if-none-match") for r in feed_server.hits("/one.xml")] == [None, '"v1"']
+    assert [name for name in FOR_BODIES_AND_RULES if _loaded(modules, name)] == []
 
 
 def test_a_configured_telegram_client_is_imported(tmp_path):

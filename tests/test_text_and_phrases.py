@@ -136,7 +136,7 @@ def test_scanning_never_fails_on_any_text(text):
 def test_actor_spelling_variants_and_short_codes(tmp_path):
     from helpers import write_rules
 
-    from bot.rules import load_rules
+    from bot.rules.load import load_rules
 
     folder = write_rules(
         tmp_path / "rules",

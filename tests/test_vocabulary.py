@@ -9,7 +9,7 @@ import yaml
 
 from bot.errors import ConfigError
 from bot.models import Item
-from bot.rules import load_rules
+from bot.rules.load import load_rules
 from bot.rules.wildcards import common_word_problems
 from bot.text import tokenize
 

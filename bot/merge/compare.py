@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
-from rapidfuzz import fuzz
-
 from bot.merge.evidence import Conflict, Evidence, Layer
 from bot.merge.features import Features, Member
 from bot.merge.language import same_language
@@ -189,6 +187,8 @@ def text_similarity(
 ) -> float:
     """0-100: how alike two items' titles and summaries read, on the words that tell stories
     of one topic apart (same script only)."""
+    from rapidfuzz import fuzz  # imported when first needed: a quiet cycle never is
+
     title_a, title_b = _distinctive(a.title_words, lexicon), _distinctive(b.title_words, lexicon)
     if not title_a or not title_b:
         return 0.0

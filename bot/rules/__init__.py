@@ -1,6 +1,6 @@
-"""Rules: loading and validating rule files, and matching items against them."""
+"""Rules: loading and validating rule files (`bot.rules.load`, which `radar run` needs only
+when the rules cache misses), and matching items against them."""
 
-from bot.rules.load import LoadedRules, load_rules
 from bot.rules.ruleset import Actor, Rule, RuleSet, RuleVerdict
 
-__all__ = ["Actor", "LoadedRules", "Rule", "RuleSet", "RuleVerdict", "load_rules"]
+__all__ = ["Actor", "Rule", "RuleSet", "RuleVerdict"]

@@ -20,9 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
-
 from bot.errors import InvalidValue
 from bot.text import Tokens, is_cjk_char, tokenize
 
@@ -198,6 +195,9 @@ class _Joined:
         return tuple(found)
 
     def _fuzzy(self, text: str) -> list[tuple[int, int, bool]]:
+        from rapidfuzz import process  # imported when first needed: a quiet cycle never is
+        from rapidfuzz.distance import Levenshtein
+
         allowed = 2 if len(text) >= 12 else 1
         candidates: list[str] = []
         for length in range(len(text) - allowed, len(text) + allowed + 1):

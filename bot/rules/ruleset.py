@@ -9,10 +9,10 @@ from pathlib import Path
 from bot.models import Hit, Item, ItemMatches, RuleMatch
 from bot.rules.engine import Occurrence, Term, TermIndex
 from bot.rules.lexicon import Lexicon
-from bot.rules.schema import DEFAULT_FIELDS
 from bot.types import Severity
 
 Found = dict[int, list[Occurrence]]
+DEFAULT_FIELDS = ("title", "summary")  # what a rule reads unless it says otherwise
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from bot.rules.engine import compile_pattern
+from bot.rules.ruleset import DEFAULT_FIELDS
 
 FIELDS = ("title", "summary", "content", "author", "categories", "link", "outlet")
-DEFAULT_FIELDS = ("title", "summary")
 DEFAULT_WITHIN = 8
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 FACET_PATTERN = r"^[a-z0-9][a-z0-9_-]*:[a-z0-9][a-z0-9_-]*$"
