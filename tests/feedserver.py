@@ -21,6 +21,7 @@ class Request:
     path: str
     headers: dict[str, str]
     at: float
+    port: int = 0  # the client's: requests on one kept-alive connection share it
 
 
 @dataclass
@@ -129,7 +130,12 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def do_GET(self) -> None:
-        request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, time.time())
+        request = Request(
+            self.path,
+            {k.lower(): v for k, v in self.headers.items()},
+            time.time(),
+            self.client_address[1],
+        )
         owner = self.server.owner
         with owner.lock:
             owner.requests.append(request)

@@ -3,6 +3,7 @@ other feeds are unaffected, and nothing is lost."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import time
 from email.utils import formatdate
@@ -11,6 +12,8 @@ import pytest
 from feedserver import endless, now_rfc822, redirect, reply, rss, sequence, slowloris, static
 from helpers import environment, in_process, run_once, stored, write_feeds, write_rules
 
+from bot.fetch import Fetcher
+from bot.models import FetchLimits
 from bot.storage import Store
 
 GOOD_TITLE = "Japan tightens export controls on chipmaking tools"
@@ -183,6 +186,24 @@ def test_conditional_get_with_one_validator(tmp_path, feed_server, validators, h
         validators.get("last_modified"),
     )
     assert printed == []
+
+
+def test_a_304_leaves_its_connection_open_for_the_next_request(feed_server):
+    for path in ("/a.xml", "/b.xml"):
+        feed_server.set(path, static(rss([_item("Chip news", path)]), etag='"v1"'))
+
+    async def polls() -> list[int | None]:
+        async with Fetcher(FetchLimits(concurrency=1, per_host=1)) as fetcher:
+            first = await fetcher.fetch(feed_server.url("/a.xml"))
+            statuses = [first.status]
+            for path in ("/a.xml", "/b.xml", "/a.xml"):
+                statuses.append((await fetcher.fetch(feed_server.url(path), etag='"v1"')).status)
+            return statuses
+
+    assert asyncio.run(polls()) == [200, 304, 304, 304]
+    ports = {r.port for r in feed_server.requests}
+    assert len(feed_server.requests) == 4
+    assert len(ports) == 1, "each 304 must hand its connection back to the pool, not close it"
 
 
 def test_no_validators_skips_parsing_an_unchanged_body(tmp_path, feed_server):
