@@ -296,7 +296,9 @@ class Fetcher:
         )
         status = response.status_code
         if status == 304:
-            await response.aread()  # nothing to read, but done: the connection goes back to the pool
+            await (
+                response.aread()
+            )  # nothing to read, but done: the connection goes back to the pool
             return FetchResult(url, status, None, kept, final_url, moved)
         if status >= 400 or status < 200:
             reason = response.reason_phrase or ""

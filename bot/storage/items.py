@@ -30,6 +30,20 @@ def _row(
     }
 
 
+# `known`'s queries, built once: an IN of hundreds of values is one expanding parameter, not
+# hundreds of bound literals to build, coerce and hash for the statement cache on every call.
+_VALUES: sa.BindParameter[list[str]] = sa.bindparam("values", expanding=True)
+_TOLD = {False: items.c.story_id.isnot(None), True: sa.true()}  # by `any_copy`
+_FEED_GUIDS = sa.select(items.c.guid).where(
+    items.c.feed_url == sa.bindparam("feed"), items.c.guid.in_(_VALUES)
+)
+_GUIDS = {k: sa.select(items.c.guid).where(items.c.guid.in_(_VALUES), c) for k, c in _TOLD.items()}
+_LINKS = {
+    k: sa.select(items.c.canonical_link).where(items.c.canonical_link.in_(_VALUES), c)
+    for k, c in _TOLD.items()
+}
+
+
 class Items(Repository):
     def known(
         self,
@@ -49,31 +63,14 @@ class Items(Repository):
         """
         known_guids: set[str] = set()
         known_links: set[str] = set()
-        told = sa.true() if any_copy else items.c.story_id.isnot(None)
         with self._db.read() as conn:
             for chunk in chunks(guids):
-                known_guids.update(
-                    conn.scalars(
-                        sa.select(items.c.guid).where(
-                            items.c.feed_url == feed_url, items.c.guid.in_(chunk)
-                        )
-                    )
-                )
+                known_guids.update(conn.scalars(_FEED_GUIDS, {"feed": feed_url, "values": chunk}))
                 global_ids = [g for g in chunk if ":" in g]
                 if global_ids:
-                    known_guids.update(
-                        conn.scalars(
-                            sa.select(items.c.guid).where(items.c.guid.in_(global_ids), told)
-                        )
-                    )
+                    known_guids.update(conn.scalars(_GUIDS[any_copy], {"values": global_ids}))
             for chunk in chunks(links):
-                known_links.update(
-                    conn.scalars(
-                        sa.select(items.c.canonical_link).where(
-                            items.c.canonical_link.in_(chunk), told
-                        )
-                    )
-                )
+                known_links.update(conn.scalars(_LINKS[any_copy], {"values": chunk}))
         return known_guids, known_links
 
     def add(
