@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 START_BYTES = 2_000_000  # bodies handed to parse before a worker is worth starting
 MIN_BYTES = 8_000  # smaller bodies cost less to parse than to send to a worker
-QUEUED = 2  # bodies in hand per worker (one parsing, one waiting)
+QUEUED = 6  # bodies in hand per worker: what it parses is not parsed (and held) in the main process
 IDLE = 30.0  # seconds without bodies after which workers stop and the count begins again
 
 
