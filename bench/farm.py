@@ -70,7 +70,13 @@ class Tool:
 
 
 def _env(state: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
+    # A user's environment: no Slack or Telegram, and byte-code caching on (a session that sets
+    # PYTHONDONTWRITEBYTECODE would make Python tools compile their own sources on every run).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "TELEGRAM_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(HOME=str(state), XDG_CONFIG_HOME=str(state), XDG_DATA_HOME=str(state))
     env.update(XDG_CACHE_HOME=str(state), LANG="C.UTF-8", **extra)
     return env

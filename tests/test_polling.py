@@ -9,7 +9,17 @@ import time
 from email.utils import formatdate
 
 import pytest
-from feedserver import endless, now_rfc822, redirect, reply, rss, sequence, slowloris, static
+from feedserver import (
+    FeedServer,
+    endless,
+    now_rfc822,
+    redirect,
+    reply,
+    rss,
+    sequence,
+    slowloris,
+    static,
+)
 from helpers import environment, in_process, run_once, stored, write_feeds, write_rules
 
 from bot.fetch import Fetcher
@@ -204,6 +214,26 @@ def test_a_304_leaves_its_connection_open_for_the_next_request(feed_server):
     ports = {r.port for r in feed_server.requests}
     assert len(feed_server.requests) == 4
     assert len(ports) == 1, "each 304 must hand its connection back to the pool, not close it"
+
+
+def test_recent_hosts_keep_their_connections_and_older_ones_are_closed(feed_server):
+    servers = [feed_server, FeedServer().start(), FeedServer().start()]
+    try:
+        urls = [s.set("/f.xml", static(rss([_item("Chip news", "f")]))) for s in servers]
+
+        async def polls() -> None:
+            async with Fetcher(FetchLimits(concurrency=2, per_host=1)) as fetcher:
+                for url in [*urls, urls[2], urls[0]]:  # A B C, then C again, then A again
+                    assert (await fetcher.fetch(url)).status == 200
+
+        asyncio.run(polls())
+        a, b, c = ([r.port for r in s.requests] for s in servers)
+    finally:
+        for server in servers[1:]:
+            server.stop()
+    assert len(b) == 1
+    assert c[0] == c[1], "the most recent host's connection is kept alive"
+    assert a[0] != a[1], "with two hosts' pools kept, the oldest was closed"
 
 
 def test_no_validators_skips_parsing_an_unchanged_body(tmp_path, feed_server):
