@@ -285,7 +285,8 @@ def profile_radar(tool: Radar, farm: Farm, nginx: Nginx, work: Path) -> str:
     lines = [
         f"### Profile of {tool.name}'s cold cycle, farm {farm.name} (cProfile, all threads)",
         "",
-        "Waiting (epoll, worker queues, locks) is counted too, in every thread.",
+        "CPU time of each thread of the main process (waiting costs nothing; the parse worker",
+        "process is not seen), inflated by cProfile where code makes many small calls.",
         "",
     ]
     for key, label in (("tottime", "own time"), ("cumulative", "cumulative time")):
