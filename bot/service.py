@@ -28,6 +28,7 @@ from bot.app import Radar, build_senders
 from bot.config import Settings
 from bot.errors import StorageError
 from bot.fetch import Fetcher
+from bot.memory import release_free_memory
 from bot.models import FeedSpec
 from bot.pipeline import PollReport
 from bot.reload import Reloader
@@ -207,6 +208,8 @@ class Service:
                 await asyncio.to_thread(store.feeds.release, spec.url, self.owner)
             if task is not None:
                 self._inflight.discard(task)
+            if not self._inflight:
+                release_free_memory()
 
     def _reschedule(self, spec: FeedSpec, when: float) -> None:
         job = self.scheduler.get_job(spec.url)
