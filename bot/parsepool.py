@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 
 START_BYTES = 2_000_000  # bodies handed to parse before a worker is worth starting
 MIN_BYTES = 8_000  # smaller bodies cost less to parse than to send to a worker
-QUEUED = 6  # bodies in hand per worker: what it parses is not parsed (and held) in the main process
+QUEUED = 6  # bodies in hand per worker: what a worker parses is not parsed in the main process
+# A thread waits on each body in hand; the event loop's default pool has this many threads
+# (asyncio's default), and `FREE_THREADS` of them are left for storage and local files.
+LOOP_THREADS = min(32, (os.cpu_count() or 1) + 4)
+FREE_THREADS = 2
 IDLE = 30.0  # seconds without bodies after which workers stop and the count begins again
 
 
@@ -122,7 +126,7 @@ class ParsePool:
             self.seen_bytes += len(body)
             if self.workers <= 0 or self.failed is not None or len(body) < self.min_bytes:
                 return None
-            if self._in_hand >= self.workers * QUEUED:
+            if self._in_hand >= min(self.workers * QUEUED, LOOP_THREADS - FREE_THREADS):
                 return None
             if self._executor is None:
                 if self.seen_bytes < self.start_bytes:
