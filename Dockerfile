@@ -32,7 +32,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/radar/bin:$PATH \
     RADAR_HTTP_PORT=8080 \
-    RADAR_HTTP_HOST=0.0.0.0
+    RADAR_HTTP_HOST=0.0.0.0 \
+    RADAR_CACHE_DIR=/app/state/cache
 RUN useradd --uid 10001 --user-group --home-dir /app --no-create-home --shell /usr/sbin/nologin radar
 COPY --from=build /opt/radar /opt/radar
 WORKDIR /app

@@ -25,10 +25,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from feedserver import FeedServer, Reply, Request, rss, static  # noqa: E402
 
-from bot.app import Radar, build_senders, load_watchlist  # noqa: E402
+from bot.app import Radar, build_senders  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.fetch import Fetcher  # noqa: E402
 from bot.storage import Store  # noqa: E402
+from bot.watchlist import load_watchlist  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "real-feeds"
 

@@ -30,10 +30,11 @@ from fake_telegram import FakeTelegram  # noqa: E402
 from feedserver import FeedServer  # noqa: E402
 from helpers import subscribed_farm  # noqa: E402
 
-from bot.app import Radar, build_senders, load_watchlist  # noqa: E402
+from bot.app import Radar, build_senders  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.fetch import Fetcher  # noqa: E402
 from bot.storage import Store  # noqa: E402
+from bot.watchlist import load_watchlist  # noqa: E402
 
 
 async def throughput(env: dict[str, str]) -> tuple[float, int]:

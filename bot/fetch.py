@@ -334,9 +334,8 @@ class Fetcher:
         )
         status = response.status_code
         if status == 304:
-            await (
-                response.aread()
-            )  # nothing to read, but done: the connection goes back to the pool
+            if not _declares_body(response):  # read (nothing) to the end: the connection is kept
+                await response.aread()
             return FetchResult(url, status, None, kept, final_url, moved)
         if status >= 400 or status < 200:
             reason = response.reason_phrase or ""
@@ -376,6 +375,13 @@ class Fetcher:
                 raise BodyTooLarge(_too_large(limit, how))
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _declares_body(response: httpx.Response) -> bool:
+    """A 304 has no body; one sent anyway would be read as the next response on the same
+    connection, so that connection is closed instead of kept."""
+    length = response.headers.get("content-length", "0").strip()
+    return "transfer-encoding" in response.headers or length != "0"
 
 
 def _too_large(limit: int, how: str) -> str:

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+import bot
 from bot import watchcache
 from bot.config import Settings
 from bot.errors import Problem
 from bot.models import FeedSpec
 from bot.rules.ruleset import RuleSet
-from bot.rules.version import rules_version, watched_files
+from bot.rules.version import rules_version
+
+YAML = (".yaml", ".yml")
 
 
 @dataclass(slots=True)
@@ -26,31 +31,47 @@ class Watchlist:
 
 
 def fingerprint(settings: Settings) -> str:
-    """A hash of every file the rules and feeds are read from (names and bytes)."""
+    """A hash of every file the rules and feeds are read from: each YAML file of the rules
+    folder and the feeds file, by the name it is read by, what that name resolves to (a
+    symbolic link renamed is a change) and its bytes."""
     digest = hashlib.sha256()
     folder = settings.rules_dir
-    files = watched_files(folder, [settings.feeds_file]) if folder.is_dir() else []
-    for path in files:
-        digest.update(str(path).encode() + b"\0")
+    listed = sorted(p for p in folder.iterdir() if p.name.endswith(YAML)) if folder.is_dir() else []
+    for path in [*listed, settings.feeds_file]:
         with contextlib.suppress(OSError):  # a file removed meanwhile reads as empty
+            digest.update(f"{path}\0{path.resolve()}\0".encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
+def cache_key(settings: Settings) -> str:
+    """What a cache entry must have been built from: the files (`fingerprint`), the rules and
+    feeds as named (a relative name is read from the working folder), and which Radar and
+    Python read them (two installs may share a cache folder)."""
+    where = (settings.rules_dir, settings.feeds_file, Path.cwd(), sys.prefix, bot.__file__)
+    text = "\0".join((fingerprint(settings), *map(str, where)))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def load_watchlist(settings: Settings) -> Watchlist:
     """Load and validate feeds and rules; raises ConfigError naming file and line."""
-    version = rules_version(settings.rules_dir)
-    if settings.cache_dir is None:
-        return replace(_load(settings), version=version)
+    loaded = _cached(settings) if settings.cache_dir is not None else _load(settings)
+    return replace(loaded, version=rules_version(settings.rules_dir))
+
+
+def _cached(settings: Settings) -> Watchlist:
+    assert settings.cache_dir is not None
     entry = watchcache.entry_path(settings.cache_dir, settings.rules_dir, settings.feeds_file)
-    key = fingerprint(settings)
+    key = cache_key(settings)
     cached = watchcache.read(entry, key)
     if isinstance(cached, Watchlist):
-        return replace(cached, version=version)
+        return cached
     loaded = _load(settings)
-    if fingerprint(settings) == key:  # not changed while it was read
+    # Not when a file changed while it was read, nor with local feed files: whether those
+    # exist (a warning) is not in the key.
+    if cache_key(settings) == key and not any(s.is_local for s in loaded.feeds):
         watchcache.write(entry, key, loaded)
-    return replace(loaded, version=version)
+    return loaded
 
 
 def _load(settings: Settings) -> Watchlist:

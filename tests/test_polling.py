@@ -216,6 +216,20 @@ def test_a_304_leaves_its_connection_open_for_the_next_request(feed_server):
     assert len(ports) == 1, "each 304 must hand its connection back to the pool, not close it"
 
 
+@pytest.mark.parametrize("body", [b"", b"<rss>a body a 304 should not have</rss>"])
+def test_a_304_with_a_body_does_not_break_the_next_request(feed_server, body):
+    feed_server.set("/a.xml", reply(304, body, {"ETag": '"v1"'}))
+    feed_server.set("/b.xml", static(rss([_item("Chip news", "b")])))
+
+    async def polls() -> list[int | None]:
+        async with Fetcher(FetchLimits(concurrency=1, per_host=1)) as fetcher:
+            first = await fetcher.fetch(feed_server.url("/a.xml"), etag='"v1"')
+            second = await fetcher.fetch(feed_server.url("/b.xml"))
+            return [first.status, second.status]
+
+    assert asyncio.run(polls()) == [304, 200]
+
+
 def test_recent_hosts_keep_their_connections_and_older_ones_are_closed(feed_server):
     servers = [feed_server, FeedServer().start(), FeedServer().start()]
     try:
