@@ -293,7 +293,8 @@ def entry() -> NoReturn:
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: started with it closed (`radar ... >&-`)
+                stream.flush()
         except (BrokenPipeError, ValueError):  # closed early, as `radar status | head` does
             code = code or EXIT_PIPE
     os._exit(code)

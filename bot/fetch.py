@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 import zlib
@@ -38,6 +39,8 @@ try:
     import brotli
 except ImportError:  # the optional `brotli` extra
     brotli = None
+
+log = logging.getLogger(__name__)
 
 PROJECT_URL = "https://github.com/restriction-radar/radar"
 USER_AGENT = f"Radar/{__version__} (+{PROJECT_URL}; feed alerting bot)"
@@ -195,8 +198,10 @@ class Fetcher:
     def __init__(self, limits: FetchLimits | None = None) -> None:
         self.limits = limits or FetchLimits()
         self._tls = httpx.create_ssl_context()  # loading the CA bundle costs ~20 ms: once
+        self._new_pool()  # a bad proxy setting fails here, at start, not on every fetch
         self._pools: dict[str, httpx.AsyncClient] = {}  # by host, least recently used first
         self._in_use: dict[str, int] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._overall = asyncio.Semaphore(self.limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -208,8 +213,7 @@ class Fetcher:
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.aclose()
+        await asyncio.gather(*self._closing, *(_close(p) for p in pools))
 
     def _new_pool(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -223,8 +227,9 @@ class Fetcher:
                 connect=self.limits.connect_timeout,
                 pool=self.limits.total_timeout,
             ),
+            # A redirect's target takes no host slot of its own: many feeds may lead to it.
             limits=httpx.Limits(
-                max_connections=self.limits.per_host,
+                max_connections=self.limits.concurrency,
                 max_keepalive_connections=self.limits.per_host,
             ),
             follow_redirects=False,
@@ -244,13 +249,18 @@ class Fetcher:
             self._in_use[key] -= 1
             if not self._in_use[key]:
                 del self._in_use[key]
-            await self._close_old_pools()
+            self._close_old_pools()
 
-    async def _close_old_pools(self) -> None:
+    def _close_old_pools(self) -> None:
+        """Take the oldest unused pools beyond `concurrency` out at once (no other fetch can
+        pick them up meanwhile), and close them beside the fetches, not inside one."""
         surplus = len(self._pools) - self.limits.concurrency
-        idle = [k for k in self._pools if k not in self._in_use][: max(surplus, 0)]
-        for key in idle:
-            await self._pools.pop(key).aclose()
+        if surplus <= 0:
+            return
+        for key in [k for k in self._pools if k not in self._in_use][:surplus]:
+            task = asyncio.create_task(_close(self._pools.pop(key)))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def _host_slot(self, url: str) -> asyncio.Semaphore:
         host = (urlsplit(url).hostname or "").lower()
@@ -375,6 +385,14 @@ class Fetcher:
                 raise BodyTooLarge(_too_large(limit, how))
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+async def _close(pool: httpx.AsyncClient) -> None:
+    """Close a pool; a connection that fails to close cleanly is gone all the same."""
+    try:
+        await pool.aclose()
+    except Exception as exc:
+        log.debug("closing a connection pool: %r", exc)
 
 
 def _declares_body(response: httpx.Response) -> bool:

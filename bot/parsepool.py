@@ -36,7 +36,7 @@ MIN_BYTES = 8_000  # smaller bodies cost less to parse than to send to a worker
 QUEUED = 6  # bodies in hand per worker: what a worker parses is not parsed in the main process
 # A thread waits on each body in hand; the event loop's default pool has this many threads
 # (asyncio's default), and `FREE_THREADS` of them are left for storage and local files.
-LOOP_THREADS = min(32, (os.cpu_count() or 1) + 4)
+LOOP_THREADS = min(32, (getattr(os, "process_cpu_count", os.cpu_count)() or 1) + 4)
 FREE_THREADS = 2
 IDLE = 30.0  # seconds without bodies after which workers stop and the count begins again
 
@@ -75,6 +75,7 @@ class ParsePool:
         self._in_hand = 0
         self._last_body = time.monotonic()
         self._timer: threading.Timer | None = None
+        self._stopping: list[threading.Thread] = []  # pools shutting down; `close` waits
 
     @property
     def started(self) -> bool:
@@ -172,7 +173,7 @@ class ParsePool:
             self._arm()
             return
         log.debug("parse workers idle for %gs: stopped", self.idle)
-        executor.shutdown(wait=False)
+        self._stop(executor)
 
     def _give_up(self, reason: str) -> None:
         with self._lock:
@@ -182,15 +183,28 @@ class ParsePool:
             executor, self._executor = self._executor, None
         log.warning("parse workers failed (%s); parsing in-process from now on", reason)
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            self._stop(executor)
+
+    def _stop(self, executor: ProcessPoolExecutor) -> None:
+        """Shut a pool down beside the caller; `close` waits for it, so that no worker outlives
+        the process (which may end without the interpreter's joins: `bot.cli.entry`)."""
+        stopping = threading.Thread(
+            target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True
+        )
+        with self._lock:
+            self._stopping.append(stopping)
+        stopping.start()
 
     def close(self) -> None:
         """Stop the workers (they finish nothing more); parsing goes on in-process."""
         with self._lock:
             executor, self._executor = self._executor, None
             timer, self._timer = self._timer, None
+            stopping, self._stopping = self._stopping, []
             self.workers = 0
         if timer is not None:
             timer.cancel()
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        for thread in stopping:
+            thread.join()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import multiprocessing
 import os
 import signal
 import time
@@ -90,6 +91,7 @@ def test_a_killed_worker_leaves_parsing_in_process():
         assert pool.local >= 2
     finally:
         pool.close()
+    assert multiprocessing.active_children() == []  # nothing left for the interpreter to join
 
 
 def _cycle(env: dict[str, str], workers: int) -> tuple[list[tuple[str, str, str]], ParsePool]:
@@ -157,3 +159,4 @@ def test_idle_workers_stop_and_start_again_for_the_next_burst():
         assert pool.started and pool.pooled == 2
     finally:
         pool.close()
+    assert multiprocessing.active_children() == []  # the rested pool's workers too

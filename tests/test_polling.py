@@ -250,6 +250,24 @@ def test_recent_hosts_keep_their_connections_and_older_ones_are_closed(feed_serv
     assert a[0] != a[1], "with two hosts' pools kept, the oldest was closed"
 
 
+def test_many_more_hosts_than_requests_at_once_all_answer(feed_server):
+    servers = [feed_server, *(FeedServer().start() for _ in range(11))]
+    try:
+        urls = [s.set("/f.xml", static(rss([_item("Chip news", "f")]))) for s in servers]
+
+        async def rounds() -> list[int | None]:
+            async with Fetcher(FetchLimits(concurrency=4, per_host=2)) as fetcher:
+                results = []
+                for _ in range(3):  # old pools are closed while other fetches run
+                    results += await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+                return [r.status for r in results]
+
+        assert asyncio.run(rounds()) == [200] * 36
+    finally:
+        for server in servers[1:]:
+            server.stop()
+
+
 def test_no_validators_skips_parsing_an_unchanged_body(tmp_path, feed_server):
     env = _farm(
         tmp_path, feed_server, {"/plain.xml": static(rss([_item("New chip export controls", "p")]))}
