@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -19,15 +19,20 @@ OK, FAILED = 0, 1
 
 def out(text: str = "") -> None:
     """A line for the terminal: stored text is feed text, and may hold escape sequences."""
-    sys.stdout.write(for_terminal(text) + "\n")
+    _write(sys.stdout, for_terminal(text))
 
 
 def out_json(value: Any) -> None:
-    sys.stdout.write(json_for_terminal(value, indent=2) + "\n")
+    _write(sys.stdout, json_for_terminal(value, indent=2))
 
 
 def err(text: str) -> None:
-    sys.stderr.write(for_terminal(text) + "\n")
+    _write(sys.stderr, for_terminal(text))
+
+
+def _write(stream: TextIO | None, line: str) -> None:
+    if stream is not None:  # None: started with it closed (`radar status >&-`)
+        stream.write(line + "\n")
 
 
 def existing_store(settings: Settings) -> Store:

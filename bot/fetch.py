@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot import __version__
-from bot.errors import FetchError
+from bot.errors import ConfigError, FetchError
 from bot.logs import redact
 from bot.models import ALLOW_PRIVATE_REDIRECTS_VARIABLE, DEFAULT_MAX_BYTES, FetchLimits, FetchResult
 from bot.urls import IPAddress, url_problem
@@ -198,7 +198,10 @@ class Fetcher:
     def __init__(self, limits: FetchLimits | None = None) -> None:
         self.limits = limits or FetchLimits()
         self._tls = httpx.create_ssl_context()  # loading the CA bundle costs ~20 ms: once
-        self._new_pool()  # a bad proxy setting fails here, at start, not on every fetch
+        try:  # a bad proxy setting fails here, at start, not on every fetch
+            self._new_pool()
+        except (ValueError, ImportError, httpx.InvalidURL) as exc:
+            raise ConfigError(redact(f"HTTP settings (a proxy variable?): {exc}")) from exc
         self._pools: dict[str, httpx.AsyncClient] = {}  # by host, least recently used first
         self._in_use: dict[str, int] = {}
         self._closing: set[asyncio.Task[None]] = set()

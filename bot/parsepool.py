@@ -169,11 +169,11 @@ class ParsePool:
             if not busy:
                 self._executor = None
                 self.seen_bytes = 0
+                self._stop(executor)
         if busy:
             self._arm()
             return
         log.debug("parse workers idle for %gs: stopped", self.idle)
-        self._stop(executor)
 
     def _give_up(self, reason: str) -> None:
         with self._lock:
@@ -181,19 +181,24 @@ class ParsePool:
                 return
             self.failed = reason
             executor, self._executor = self._executor, None
+            if executor is not None:
+                self._stop(executor)
         log.warning("parse workers failed (%s); parsing in-process from now on", reason)
-        if executor is not None:
-            self._stop(executor)
 
     def _stop(self, executor: ProcessPoolExecutor) -> None:
-        """Shut a pool down beside the caller; `close` waits for it, so that no worker outlives
-        the process (which may end without the interpreter's joins: `bot.cli.entry`)."""
+        """Shut a pool down beside the caller (which holds the lock, so that `close` cannot
+        miss it); `close` waits for it, so that no worker outlives the process, which may end
+        without the interpreter's joins (`bot.cli.entry`)."""
+        self._stopping = [t for t in self._stopping if t.is_alive()]
         stopping = threading.Thread(
             target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True
         )
-        with self._lock:
-            self._stopping.append(stopping)
-        stopping.start()
+        try:
+            stopping.start()
+        except RuntimeError:  # no thread to be had: let it go
+            executor.shutdown(wait=False, cancel_futures=True)
+            return
+        self._stopping.append(stopping)
 
     def close(self) -> None:
         """Stop the workers (they finish nothing more); parsing goes on in-process."""

@@ -203,3 +203,31 @@ def test_run_once_without_slack_or_telegram_imports_neither_client(tmp_path, fee
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_proxy_setting_that_cannot_work_is_a_configuration_error(tmp_path):
+    feeds = write_feeds(tmp_path / "feeds.yaml", [{"url": "https://a.example/feed"}])
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), feeds)
+    done = cli(["run", "--once"], {**env, "HTTPS_PROXY": "http://u:s3cret@proxy.example:port"})
+    assert done.returncode == 2, done.stderr
+    assert "configuration error" in done.stderr and "proxy" in done.stderr
+    assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_commands_with_standard_output_closed_do_not_crash(tmp_path):
+    env = environment(tmp_path, write_rules(tmp_path / "rules"), tmp_path / "feeds.yaml")
+    write_feeds(tmp_path / "feeds.yaml", [{"url": "https://a.example/feed"}])
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")} | env
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "rules", "check"],
+        env=clean,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+        pass_fds=(),
+        preexec_fn=lambda: os.close(1),
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0
