@@ -15,9 +15,7 @@ from bot.config import Settings
 from bot.errors import Problem
 from bot.models import FeedSpec
 from bot.rules.ruleset import RuleSet
-from bot.rules.version import rules_version
-
-YAML = (".yaml", ".yml")
+from bot.rules.version import RULE_SUFFIXES, rules_version
 
 
 @dataclass(slots=True)
@@ -36,7 +34,11 @@ def fingerprint(settings: Settings) -> str:
     symbolic link renamed is a change) and its bytes."""
     digest = hashlib.sha256()
     folder = settings.rules_dir
-    listed = sorted(p for p in folder.iterdir() if p.name.endswith(YAML)) if folder.is_dir() else []
+    listed = (
+        sorted(p for p in folder.iterdir() if p.name.endswith(RULE_SUFFIXES))
+        if folder.is_dir()
+        else []
+    )
     for path in [*listed, settings.feeds_file]:
         with contextlib.suppress(OSError):  # a file removed meanwhile reads as empty
             digest.update(f"{path}\0{path.resolve()}\0".encode())

@@ -18,12 +18,11 @@ HASH_CHARS = 12  # of the sha256 shown and stored
 RULE_SUFFIXES = (".yaml", ".yml")
 
 
-def watched_files(folder: Path, extra: Iterable[Path] = ()) -> list[Path]:
-    """The files the rules are made of: every YAML file of the folder, and `extra` (the feeds
-    file when it lives elsewhere), in a stable order."""
-    found = {p.resolve() for p in folder.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file()}
-    found.update(p.resolve() for p in extra if p.is_file())
-    return sorted(found)
+def watched_files(folder: Path) -> list[Path]:
+    """The files the rules are made of: every YAML file of the folder, in a stable order."""
+    return sorted(
+        {p.resolve() for p in folder.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file()}
+    )
 
 
 def content_hash(files: Iterable[Path], root: Path) -> str:
