@@ -224,6 +224,7 @@ class Radar:
         what the first polls brought goes out while slower ones are still running."""
         await asyncio.to_thread(self.outbox.recover)
         await self.outbox.check_senders()
+        await self.outbox.pace_after_restart()
         stats: list[DeliveryStats] = []
 
         async def deliver(_: list[PollReport]) -> None:

@@ -233,6 +233,7 @@ class Service:
         if recovered:
             log.info("recovered %d deliveries left in flight by a stopped process", recovered)
         await self.radar.outbox.check_senders()
+        await self.radar.outbox.pace_after_restart()
         self._fetcher = Fetcher(self.radar.settings.fetch)
         await asyncio.to_thread(self._schedule)
         self.scheduler.start()

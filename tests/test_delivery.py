@@ -4,6 +4,7 @@ failures, and subscriptions through Telegram commands."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections.abc import Iterator
@@ -18,12 +19,19 @@ from helpers import (
     in_process,
     run_once,
     stored,
+    subscribed_farm,
     write_feeds,
     write_rules,
 )
 from skip_clock import SkipClock
 
+from bot.app import build_senders
+from bot.clock import Clock
+from bot.config import load_settings
+from bot.deliver.outbox import OutboxWorker
+from bot.storage import Store
 from bot.types import DeliveryStatus
+from bot.watchlist import load_watchlist
 
 TRAVEL_RULE = {
     "id": "travel-guidance",
@@ -454,3 +462,34 @@ def test_tokens_never_reach_the_logs(tmp_path, feed_server, slack, telegram, clo
     assert slack.token not in result.stderr + result.stdout
     errors = " ".join(str(d.error) for d in stored(_db(tmp_path), lambda store: store.outbox.all()))
     assert telegram.token not in errors
+
+
+@pytest.mark.parametrize(("after", "waits"), [(0.25, [0.75]), (2.0, [])])
+def test_a_restart_waits_out_the_last_second_of_sends(
+    tmp_path, feed_server, telegram, clock, after, waits
+):
+    # Telegram counts about 30 messages a second, whichever process sent them: a process that
+    # starts right after another one's burst must not add its own to the same second.
+    env = subscribed_farm(tmp_path, feed_server, telegram, chats=2, alerts=1)
+    run_once(env, clock=clock)
+    settings = load_settings(env)
+    store = Store(settings.db_url)
+    try:
+        last = store.outbox.last_sent_by("telegram")
+        assert last is not None and len(telegram.sent) == 2
+        slept: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        senders = build_senders(settings)
+        worker = OutboxWorker(
+            store,
+            load_watchlist(settings).ruleset,
+            senders,
+            clock=Clock(lambda: last + after, lambda: 0.0, sleep),
+        )
+        asyncio.run(worker.pace_after_restart())
+        assert slept == pytest.approx(waits)
+    finally:
+        store.close()

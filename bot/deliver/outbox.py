@@ -50,6 +50,7 @@ HEARTBEAT = 10.0
 VIEW_CACHE = 1000
 MAX_DIGEST = 5000  # rows one summary stands for at most
 HOLD_RECHECK = 600.0  # a service on hold is tried again after this long (`radar run`)
+RESTART_WINDOW = 1.0  # seconds over which the services count messages
 
 
 class Sender(Protocol):
@@ -176,6 +177,18 @@ class OutboxWorker:
             )
             self._stored_holds.add(service)
             self._hold(service, problem.reason)
+
+    async def pace_after_restart(self) -> None:
+        """Before the first send, wait out the last second of the sends before this process
+        (a killed one's, another instance's): the services count messages per second
+        (Telegram about 30 overall), and what was sent just before is not in this process's
+        limiter."""
+        for service in self.senders:
+            if service == CONSOLE:
+                continue
+            last = await asyncio.to_thread(self.store.outbox.last_sent_by, service)
+            if last is not None and (wait := last + RESTART_WINDOW - self.clock.time()) > 0:
+                await self.clock.sleep(min(wait, RESTART_WINDOW))
 
     def _hold(self, service: str, reason: str) -> None:
         if service not in self.held or self.held[service][0] != reason:

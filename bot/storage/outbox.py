@@ -243,6 +243,17 @@ class Outbox(Repository):
                 .limit(1)
             )
 
+    def last_sent_by(self, service: str) -> float | None:
+        """When the last message of a service (`telegram`, `slack`) went out, to any
+        destination, by any instance."""
+        with self._db.read() as conn:
+            last = conn.scalar(
+                sa.select(sa.func.max(outbox.c.sent)).where(
+                    outbox.c.status == SENT.value, outbox.c.destination.startswith(f"{service}:")
+                )
+            )
+        return None if last is None else float(last)
+
     def reroute(self, old: str, new: str) -> None:
         """A destination has a new address: its pending rows follow it."""
         with self._db.write() as conn:
