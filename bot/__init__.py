@@ -3,6 +3,5 @@
 import time
 
 __version__ = "0.1.0"
-STARTED_NS = (
-    time.time_ns()
-)  # when this process imported Radar (bot.watchcache: code changed since?)
+# When this process imported Radar: code on disk newer than this may not be what runs.
+STARTED_NS = time.time_ns()

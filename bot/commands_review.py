@@ -23,6 +23,7 @@ from bot.archive import (
     stored_entries,
 )
 from bot.backtest import Backtest, Side, compare, item_key
+from bot.command_io import FAILED, OK, err, out
 from bot.config import Settings
 from bot.durations import parse_duration
 from bot.errors import ArchiveError, ConfigError, RefError, UsageError
@@ -32,19 +33,11 @@ from bot.rules.version import rules_version
 from bot.storage import Store
 from bot.types import ItemVerdict
 
-OK, FAILED, USAGE = 0, 1, 2
+USAGE = 2
 
 
 def _day(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
 
 
 def since_cutoff(since: str | None, now: float) -> float | None:
@@ -104,10 +97,10 @@ def backtest(
     try:
         report = run_backtest(settings, base=base, since=since, archive=archive)
     except (UsageError, ArchiveError) as exc:
-        _err(f"radar: backtest: {exc}")
+        err(f"radar: backtest: {exc}")
         return USAGE
     except ConfigError as exc:
-        _err(f"radar: backtest: the rules in {settings.rules_dir} do not load:\n{exc}")
+        err(f"radar: backtest: the rules in {settings.rules_dir} do not load:\n{exc}")
         return USAGE
     rendered = render(report, fmt, limit)
     if output is not None:
@@ -236,7 +229,7 @@ def ci_rules(
         try:
             report = run_backtest(settings, base=base, since=None, archive=archive)
         except (UsageError, ArchiveError, ConfigError) as exc:
-            _err(f"radar: ci rules: backtest: {exc}")
+            err(f"radar: ci rules: backtest: {exc}")
             lines.append(f"❌ Backtest could not run: {backtest_report.md_escape(str(exc))}")
             code = USAGE
         else:
@@ -253,7 +246,7 @@ def ci_rules(
         sys.stdout.write(text)
     for name, result in (("rules check", checked), ("rules test", tested)):
         if result != OK:
-            _err(f"radar: ci rules: {name} failed")
+            err(f"radar: ci rules: {name} failed")
     return code
 
 
@@ -277,7 +270,7 @@ def feedback_list(settings: Settings, rule_id: str | None) -> int:
     finally:
         store.close()
     for line in verdicts.listing(records, rule_id):
-        _out(line)
+        out(line)
     return OK
 
 
@@ -290,7 +283,7 @@ def feedback_export(settings: Settings, rule_id: str, output: Path | None) -> in
     text, count = verdicts.export_examples(records, rule_id, time.time())
     if output is not None:
         output.write_text(text, encoding="utf-8")
-        _out(f"wrote {plural(count, 'candidate no_match example')} for {rule_id} to {output}")
+        out(f"wrote {plural(count, 'candidate no_match example')} for {rule_id} to {output}")
     else:
         sys.stdout.write(text)
     return OK
@@ -300,17 +293,17 @@ def archive_export(settings: Settings, path: Path, since: str | None) -> int:
     try:
         cutoff = since_cutoff(since, time.time())
     except UsageError as exc:
-        _err(f"radar: archive export: {exc}")
+        err(f"radar: archive export: {exc}")
         return USAGE
     store = Store(settings.db_url)
     try:
         count = export_archive(store, path, cutoff)
     except ArchiveError as exc:
-        _err(f"radar: archive export: {exc}")
+        err(f"radar: archive export: {exc}")
         return FAILED
     finally:
         store.close()
-    _out(f"exported {plural(count, 'item')} to {path}")
+    out(f"exported {plural(count, 'item')} to {path}")
     return OK
 
 
@@ -319,13 +312,13 @@ def archive_import(settings: Settings, path: Path) -> int:
     try:
         imported = import_archive(store, read_archive(path))
     except ArchiveError as exc:
-        _err(
+        err(
             f"radar: archive import: {exc} (the lines before it were imported; importing again skips them)"
         )
         return USAGE
     finally:
         store.close()
-    _out(
+    out(
         f"imported {plural(imported.added, 'item')} from {path}; "
         f"{imported.skipped} already stored (same GUID or link) skipped"
     )

@@ -14,6 +14,7 @@ import ctypes
 import logging
 import os
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def release_free_memory() -> bool:
     return bool(trim(0)) if trim is not None else False
 
 
+@cache
 def _libc(name: str) -> Any:
     try:
         return getattr(ctypes.CDLL(None), name)
